@@ -1,0 +1,131 @@
+"""Decide: the pure function of policy set + request that the whole service rests on.
+
+`Engine` is "prepare once, evaluate many": it compiles every loaded policy
+version at construction, then `decide` costs one durable-rules post plus
+integer allocation. It does no I/O; the caller supplies the merchant settings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from engine.allocation import allocate
+from engine.compile import CompiledPolicy, compiled
+from engine.conditions import explain, value_of
+from engine.loader import override_problem
+from engine.model import Policy
+from engine.policy_set import PolicySet, PolicySummary, layer_params
+from engine.types import (
+    DecideRequest,
+    Decision,
+    EffectiveParam,
+    PolicyRef,
+    Settings,
+    TraceEntry,
+)
+
+NO_CHANNEL_NOTE = " No external channel is enabled for this merchant, so every unit stays on the store."
+OPTED_OUT_NOTE = " External channels are turned off for this merchant, so every unit stays on the store."
+ZERO_UNITS_NOTE = " The external share rounds down to 0 units, so every unit stays on the store."
+
+
+def request_facts(request: DecideRequest) -> dict[str, Any]:
+    """The facts rules may test (engine.model.FACT_TYPES), read from a request."""
+    product, proposal = request.product, request.proposal
+    return {
+        "stock_quantity": product.stock_quantity,
+        "days_since_last_sale": product.days_since_last_sale,
+        "category": product.category,
+        "title": product.title,
+        "product_id": product.product_id,
+        "current_price": None if product.current_price is None else float(product.current_price),
+        "proposed_price": float(proposal.proposed_price),
+        "duration_hours": proposal.duration_hours,
+    }
+
+
+class Engine:
+    """Evaluates requests against one loaded PolicySet. Use from one thread only."""
+
+    def __init__(self, policy_set: PolicySet, *, new_id: Callable[[], str] | None = None) -> None:
+        self.policy_set = policy_set
+        self._compiled: dict[str, CompiledPolicy] = {
+            p.sha256: compiled(p) for p in policy_set.all_policies()
+        }
+        self._base: dict[tuple[str, str], dict[str, EffectiveParam]] = {}
+        self._checks: dict[str, Callable[[str, Any], str | None]] = {
+            p.sha256: partial(override_problem, p) for p in policy_set.all_policies()
+        }
+        self._new_id = new_id or (lambda: uuid.uuid4().hex)
+
+    def summary(self) -> list[PolicySummary]:
+        return self.policy_set.summary()
+
+    def effective_params(
+        self, policy: Policy, request: DecideRequest, settings: Settings | None
+    ) -> dict[str, EffectiveParam]:
+        """Policy defaults < override file < settings < request overrides, with sources."""
+        key = (policy.sha256, request.merchant_id)
+        base = self._base.get(key)
+        if base is None:
+            base = self._base[key] = self.policy_set.base_params(policy, request.merchant_id)
+        return layer_params(base, settings, request.overrides, self._checks[policy.sha256])
+
+    def decide(
+        self, request: DecideRequest, settings: Settings | None = None, *, trace: bool = True
+    ) -> Decision:
+        """The routing decision for one product; raises DecisionError on a bad pin or override."""
+        policy = self.policy_set.resolve(request.merchant_id, request.policy_version)
+        parameters = self.effective_params(policy, request, settings)
+        params = {name: p.value for name, p in parameters.items()}
+        facts = request_facts(request)
+        index = self._compiled[policy.sha256].first_match(facts, params)
+        rule = policy.rules[index]
+
+        reasoning = rule.reason
+        percent: Any = 0
+        channels: list[str] = []
+        if rule.outcome.external:
+            percent = value_of(rule.outcome.external_percent, facts, params)  # type: ignore[arg-type]
+            channels = params["enabled_external_channels"]
+            if not params["external_channels_enabled"]:
+                channels, reasoning = [], reasoning + OPTED_OUT_NOTE
+            elif not channels:
+                reasoning += NO_CHANNEL_NOTE
+        store_units, allocations = allocate(
+            request.product.stock_quantity,
+            percent,
+            channels,
+            str(request.proposal.proposed_price),
+            request.proposal.duration_hours,
+        )
+        if channels and not allocations:
+            reasoning += ZERO_UNITS_NOTE
+        return Decision(
+            decision_id=self._new_id(),
+            merchant_id=request.merchant_id,
+            policy=PolicyRef(policy.name, policy.version, policy.sha256),
+            rule_id=rule.id,
+            store=True,
+            store_units=store_units,
+            external_priority=rule.outcome.external_priority and bool(allocations),
+            external_channels=allocations,
+            reasoning=reasoning,
+            trace=_trace(policy, index, facts, params) if trace else [],
+            parameters=parameters,
+        )
+
+
+def _trace(
+    policy: Policy, index: int, facts: dict[str, Any], params: dict[str, Any]
+) -> list[TraceEntry]:
+    """Why each rule before the match failed, and why the match held, with actual values."""
+    entries = []
+    for rule in policy.rules[: index + 1]:
+        _, why = explain(rule.when, facts, params)
+        matched = rule is policy.rules[index]
+        entries.append(TraceEntry(rule.id, matched, ("matched: " if matched else "failed: ") + why))
+    return entries

@@ -1,0 +1,38 @@
+"""The `channel-router` command.
+
+Each area registers its own sub-commands, so this file only composes them:
+policy tooling (`server.cli_policy`), the service processes
+(`server.cli_service`) and the marketplace sandbox (`sandbox.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sandbox import cli as sandbox_cli
+from server import cli_policy, cli_service
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="channel-router",
+        description="Policy-driven routing of clearance inventory.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cli_service.register(commands)
+    sandbox_cli.register(commands)
+    cli_policy.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
