@@ -23,7 +23,18 @@ from typing import Any
 from durable import lang
 
 from engine.conditions import FLIP, leaf_truth
-from engine.model import All, Compare, Condition, Fact, Literal_, Member, Not, Operand, Param, Policy
+from engine.model import (
+    All,
+    Compare,
+    Condition,
+    Fact,
+    Literal_,
+    Member,
+    Not,
+    Operand,
+    Param,
+    Policy,
+)
 
 _ALWAYS = "a"  # a field every message carries, for rules with no condition
 _COMPILED: dict[str, CompiledPolicy] = {}

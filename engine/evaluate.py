@@ -27,8 +27,12 @@ from engine.types import (
     TraceEntry,
 )
 
-NO_CHANNEL_NOTE = " No external channel is enabled for this merchant, so every unit stays on the store."
-OPTED_OUT_NOTE = " External channels are turned off for this merchant, so every unit stays on the store."
+NO_CHANNEL_NOTE = (
+    " No external channel is enabled for this merchant, so every unit stays on the store."
+)
+OPTED_OUT_NOTE = (
+    " External channels are turned off for this merchant, so every unit stays on the store."
+)
 ZERO_UNITS_NOTE = " The external share rounds down to 0 units, so every unit stays on the store."
 
 
@@ -90,7 +94,7 @@ class Engine:
         channels: list[str] = []
         if rule.outcome.external:
             percent = value_of(rule.outcome.external_percent, facts, params)  # type: ignore[arg-type]
-            channels = params["enabled_external_channels"]
+            channels = list(params["enabled_external_channels"])  # type: ignore[arg-type]
             if not params["external_channels_enabled"]:
                 channels, reasoning = [], reasoning + OPTED_OUT_NOTE
             elif not channels:

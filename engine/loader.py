@@ -54,34 +54,34 @@ ORDERING_OPS = ("lt", "le", "gt", "ge")
 
 def load_policy_dir(path: Path | str) -> PolicySet:
     """Load every file under a policy folder into a PolicySet, or raise PolicyProblems."""
-    return load_paths([Path(path)], root=Path(path))
+    return load_paths([Path(path)])
 
 
-def load_paths(paths: Iterable[Path], *, root: Path | None = None) -> PolicySet:
-    """Load the given files and folders as one set (used by `policy validate PATH...`)."""
-    files: list[Path] = []
+def load_paths(paths: Iterable[Path]) -> PolicySet:
+    """Load files and folders as one set (`policy validate PATH...`), or raise PolicyProblems.
+
+    A file's kind comes from the folder it sits in below the folder given:
+    `merchants/` holds override files, `tests/` policy test cases, anything
+    else is a policy. A file given by itself is judged by its parent's name.
+    """
     problems: list[Problem] = []
+    builder = _SetBuilder(problems)
     for path in paths:
         if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-            )
+            for file in sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES):
+                parents = file.relative_to(path).parts[:-1]
+                builder.add_file(file, _kind_of(parents[-1] if parents else ""))
         elif path.is_file():
-            files.append(path)
+            builder.add_file(path, _kind_of(path.parent.name))
         else:
             problems.append(Problem(str(path), 1, 1, "no such file or folder"))
-    builder = _SetBuilder(problems)
-    for file in files:
-        builder.add_file(file, _kind_of(file, root))
     return builder.finish()
 
 
-def _kind_of(file: Path, root: Path | None) -> FileKind:
-    parts = file.relative_to(root).parts[:-1] if root and file.is_relative_to(root) else ()
-    parent = parts[-1] if parts else file.parent.name
-    if parent == "merchants":
+def _kind_of(folder: str) -> FileKind:
+    if folder == "merchants":
         return "merchant-override"
-    if parent == "tests":
+    if folder == "tests":
         return "policy-test"
     return "policy"
 
@@ -109,6 +109,8 @@ class _SetBuilder:
         self.policies: list[tuple[Policy, _FileContext]] = []
         self.overrides: list[tuple[MerchantOverride, _FileContext]] = []
         self.tests: list[tuple[PolicyTests, _FileContext]] = []
+        # Policies whose own file has problems: files referring to them say nothing more.
+        self.broken: set[str] = set()
 
     def add_file(self, file: Path, kind: FileKind) -> None:
         name = str(file)
@@ -126,12 +128,18 @@ class _SetBuilder:
         errors = schema_errors(kind, doc)
         for line, col, message in errors:
             self.problems.append(Problem(name, line, col, message))
+        if kind == "policy" and (errors or doc.data is None):
+            if isinstance(doc.data, dict) and isinstance(doc.data.get("policy"), str):
+                self.broken.add(doc.data["policy"])
+            return
         if errors:
             return
         if kind == "policy":
             policy = _build_policy(ctx, hashlib.sha256(raw).hexdigest())
             if policy is not None:
                 self.policies.append((policy, ctx))
+            else:
+                self.broken.add(doc.data["policy"])
         elif kind == "merchant-override":
             data = doc.data
             if data["merchant_id"] != file.stem:
@@ -153,6 +161,8 @@ class _SetBuilder:
         staged: dict[str, dict[str, str]] = {}
         ctx_of = {id(p): c for p, c in self.policies}
         for name, versions in by_name.items():
+            if name in self.broken:
+                continue
             actives = [p for p in versions.values() if p.active]
             if len(actives) != 1:
                 for p in actives[1:] or list(versions.values())[:1]:
@@ -178,10 +188,12 @@ class _SetBuilder:
                         staged[name][merchant] = p.version
         overrides: dict[str, MerchantOverride] = {}
         for override, ctx in self.overrides:
-            _check_override(override, ctx, by_name, active, staged)
+            if override.policy not in self.broken:
+                _check_override(override, ctx, by_name, active, staged)
             overrides[override.merchant_id] = override
         for tests, ctx in self.tests:
-            _check_tests(tests, ctx, by_name, active)
+            if tests.policy not in self.broken:
+                _check_tests(tests, ctx, by_name, active)
         if self.problems:
             raise PolicyProblems(self.problems)
         return PolicySet(
@@ -219,7 +231,10 @@ def _build_policy(ctx: _FileContext, sha256: str) -> Policy | None:
     for i, rule in enumerate(rules_data):
         path: NodePath = ("rules", i)
         if rule["id"] in seen:
-            ctx.problem((*path, "id"), f"duplicate rule id {rule['id']!r} (first at rule {seen[rule['id']] + 1})")
+            ctx.problem(
+                (*path, "id"),
+                f"duplicate rule id {rule['id']!r} (first at rule {seen[rule['id']] + 1})",
+            )
         seen.setdefault(rule["id"], i)
         when = None
         if "when" in rule:
@@ -302,7 +317,9 @@ def _operand(
     if isinstance(raw, dict) and "param" in raw:
         name = raw["param"]
         if name not in params:
-            ctx.problem((*path, "param") if subject != "subject" else path, f"unknown parameter {name!r}")
+            ctx.problem(
+                (*path, "param") if subject != "subject" else path, f"unknown parameter {name!r}"
+            )
             return Param(name), None
         return Param(name), params[name].type
     if subject == "fact":
@@ -317,15 +334,21 @@ def _condition(
     ctx: _FileContext, raw: dict[str, Any], path: NodePath, params: dict[str, ParamDecl]
 ) -> Condition:
     if "all" in raw:
-        return All(tuple(_condition(ctx, c, (*path, "all", i), params) for i, c in enumerate(raw["all"])))
+        return All(
+            tuple(_condition(ctx, c, (*path, "all", i), params) for i, c in enumerate(raw["all"]))
+        )
     if "any" in raw:
-        return Any_(tuple(_condition(ctx, c, (*path, "any", i), params) for i, c in enumerate(raw["any"])))
+        return Any_(
+            tuple(_condition(ctx, c, (*path, "any", i), params) for i, c in enumerate(raw["any"]))
+        )
     if "not" in raw:
         return Not(_condition(ctx, raw["not"], (*path, "not"), params))
     if "fact" in raw:
         subject, stype = _operand(ctx, raw["fact"], (*path, "fact"), params, subject="fact")
     else:
-        subject, stype = _operand(ctx, {"param": raw["param"]}, (*path, "param"), params, subject="subject")
+        subject, stype = _operand(
+            ctx, {"param": raw["param"]}, (*path, "param"), params, subject="subject"
+        )
     op = next(k for k in raw if k not in ("fact", "param"))
     at: NodePath = (*path, op)
     label = _label(subject)
@@ -349,7 +372,7 @@ def _condition(
             ctx.problem(at, f"'{op}' orders numbers, but {label} is {stype}")
         elif _kind(stype) != _kind(otype):
             ctx.problem(at, f"cannot compare {label} ({stype}) with {otype}")
-    return Compare(subject, op, operand)
+    return Compare(subject, op, operand)  # type: ignore[arg-type]  # schema: op is a CompareOp
 
 
 def _outcome(
@@ -367,13 +390,15 @@ def _outcome(
         decl = params[percent.name]
         if _kind(ptype) != "number":
             ctx.problem(at, f"external_percent parameter {percent.name!r} must be a number")
-        elif not 0 <= decl.default <= 100:  # type: ignore[operator]
+        elif param_value_problem(decl, decl.default) is None and not 0 <= decl.default <= 100:  # type: ignore[operator]
             ctx.problem(
                 ("params", percent.name, "default"),
                 f"{percent.name} is a percentage and must be from 0 to 100, got {decl.default!r}",
             )
     return Outcome(
-        external=True, external_percent=percent, external_priority=raw.get("external_priority", False)
+        external=True,
+        external_percent=percent,
+        external_priority=raw.get("external_priority", False),
     )
 
 
@@ -413,7 +438,10 @@ def _check_override(
 ) -> None:
     versions = by_name.get(override.policy)
     if versions is None:
-        ctx.problem(("policy",) if "policy" in ctx.doc.data else ("merchant_id",), f"unknown policy {override.policy!r}")
+        ctx.problem(
+            ("policy",) if "policy" in ctx.doc.data else ("merchant_id",),
+            f"unknown policy {override.policy!r}",
+        )
         return
     if override.policy_version is not None:
         if override.policy_version not in versions:
@@ -425,7 +453,10 @@ def _check_override(
             return
         candidates = [versions[override.policy_version]]
     else:
-        names = {active.get(override.policy), staged.get(override.policy, {}).get(override.merchant_id)}
+        names = {
+            active.get(override.policy),
+            staged.get(override.policy, {}).get(override.merchant_id),
+        }
         candidates = [versions[v] for v in names if v is not None and v in versions]
     for pname, value in override.params.items():
         for policy in candidates:
@@ -452,7 +483,9 @@ def _build_tests(ctx: _FileContext) -> PolicyTests:
             request["settings"] = settings
         line, _ = ctx.doc.where(("cases", i))
         cases.append(
-            PolicyCase(name=case["name"], file=ctx.name, line=line, request=request, expect=case["expect"])
+            PolicyCase(
+                name=case["name"], file=ctx.name, line=line, request=request, expect=case["expect"]
+            )
         )
     return PolicyTests(
         policy=data["policy"], version=data.get("version"), file=ctx.name, cases=tuple(cases)
@@ -470,6 +503,8 @@ def _check_tests(
         ctx.problem(("policy",), f"unknown policy {tests.policy!r}")
         return
     version = tests.version or active.get(tests.policy)
+    if version is None:
+        return  # no single active version: reported at the policy files
     if version not in versions:
         ctx.problem(("version",), f"policy {tests.policy!r} has no version {version!r}")
         return

@@ -54,9 +54,9 @@ class PolicySet(msgspec.Struct, frozen=True):
         )
         policy = versions.get(version)
         if policy is None:
+            loaded = ", ".join(sorted(versions))
             raise DecisionError(
-                f"policy {name!r} has no version {version!r} (loaded: {', '.join(sorted(versions))})",
-                "policy_version",
+                f"policy {name!r} has no version {version!r} (loaded: {loaded})", "policy_version"
             )
         return policy
 

@@ -1,0 +1,47 @@
+# Every target installs what it needs first, so a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install up test pytest lint format typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the whole service on embedded defaults (API, private Redis, SQLite).
+up: install
+	$(BIN)/channel-router up
+
+## The whole test suite: lint, types, policy checks and pytest (what CI runs).
+test: install lint typecheck
+	$(BIN)/channel-router policy validate policies
+	$(BIN)/channel-router policy test policies
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/http.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
