@@ -1,0 +1,30 @@
+"""The sandbox app: Shopify, eBay and Amazon stand-ins and /_sandbox/ control on one port."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from sandbox import amazon, control, ebay, shopify
+from sandbox.faults import fault_middleware
+from sandbox.state import SandboxState
+
+
+def create_app(state: SandboxState | None = None, *, validate: bool = True) -> Litestar:
+    """Build the app around `state` (a fresh one by default); `validate=False` skips spec checks."""
+    if state is None:
+        state = SandboxState(validate=validate)
+    else:
+        state.validate = validate
+    app = Litestar(
+        route_handlers=[
+            shopify.router(state),
+            ebay.router(state),
+            amazon.router(state),
+            control.router(state),
+        ],
+        middleware=[fault_middleware(state)],
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.sandbox = state
+    return app
