@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 from engine.types import ExternalAllocation
 
 
 def external_units(stock: int, percent: float) -> int:
-    """floor(stock * percent / 100), exact for integer and decimal percentages."""
+    """floor(stock * percent / 100), exact for integer and decimal percentages.
+
+    A float percentage is read as the decimal its author wrote (8.29, not the
+    binary 8.2899999...), so 10000 units at 8.29 % give 829, as on paper.
+    """
     if isinstance(percent, int):
         return stock * percent // 100
-    return math.floor(stock * percent / 100)
+    return math.floor(stock * Fraction(repr(percent)) / 100)
 
 
 def allocate(

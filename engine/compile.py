@@ -8,8 +8,13 @@
 - Messages use generated field names (`f0`, `p1`, `b2`, ...): no field is ever
   named `id` (durable-rules' de-duplication key) and no policy name can collide
   with an attribute of durable's expression objects.
-- `in`/`not_in` against a parameter list is computed in Python before posting
-  (a boolean field); everything else is evaluated by durable-rules.
+- `in`/`not_in` against a parameter list, and eq/ne between list parameters, are
+  computed in Python before posting (a boolean field); everything else is
+  evaluated by durable-rules.
+- Numbers stay where durable-rules reads them exactly (it caps integers at
+  int64 and cannot parse `1e-05` or `1e+16`): the loader keeps parameters and
+  literals to 0 or 0.0001..1e15 in size, and prices reach the rules rounded
+  to 0.0001.
 - Actions only record which rule fired (exceptions inside actions are
   swallowed by durable-rules); the Decision is built outside.
 - The binding is not thread-safe: call `first_match` from one thread.
@@ -22,7 +27,7 @@ from typing import Any
 
 from durable import lang
 
-from engine.conditions import FLIP, leaf_truth
+from engine.conditions import FLIP, Check, compile_condition
 from engine.model import (
     All,
     Compare,
@@ -48,7 +53,7 @@ class CompiledPolicy:
         self.ruleset = f"channel-router:{policy.name}:{policy.version}:{policy.sha256[:16]}"
         self.facts: dict[str, str] = {}  # fact name -> message field
         self.params: dict[str, str] = {}  # param name -> message field
-        self.members: list[tuple[str, Member, bool]] = []  # precomputed membership flags
+        self.members: list[tuple[str, Check]] = []  # flags computed in Python
         self._fired: list[int] = []
         with lang.ruleset(self.ruleset):
             for index, rule in enumerate(policy.rules):
@@ -76,29 +81,38 @@ class CompiledPolicy:
             return getattr(lang.m, _ALWAYS) == (not negate)
         if isinstance(condition, Not):
             return self._expression(condition.child, not negate)
-        if isinstance(condition, Compare):
+        if isinstance(condition, Compare) and not self._is_list(condition.subject):
             # The subject is always a fact or a parameter (the schema says so).
             op = FLIP[condition.op] if negate else condition.op
             return _OPS[op](self._field(condition.subject), self._field(condition.operand))
-        if isinstance(condition, Member):
-            if isinstance(condition.operand, Literal_):
-                # A literal list is spelled out as == comparisons (or != when negated).
-                inside = condition.negated == negate
-                parts = [
-                    _OPS["eq" if inside else "ne"](self._field(condition.subject), value)
-                    for value in condition.operand.value  # type: ignore[union-attr]
-                ]
-                if not parts:
-                    return getattr(lang.m, _ALWAYS) == (not inside)
-                return _combine(parts, conjunctive=not inside)
+        if isinstance(condition, Member) and isinstance(condition.operand, Literal_):
+            # A literal list is spelled out as == comparisons (or != when negated).
+            # The subject is a string, which never equals a number or boolean item;
+            # durable-rules would say "true" == true, so such items are left out.
+            inside = condition.negated == negate
+            parts = [
+                _OPS["eq" if inside else "ne"](self._field(condition.subject), value)
+                for value in condition.operand.value  # type: ignore[union-attr]
+                if isinstance(value, str)
+            ]
+            if not parts:
+                return getattr(lang.m, _ALWAYS) == (not inside)
+            return _combine(parts, conjunctive=not inside)
+        if isinstance(condition, Compare | Member):
+            # Membership in a parameter list, and eq/ne between two lists (durable-rules
+            # finds two lists neither equal nor unequal), are computed before posting.
             flag = f"b{len(self.members)}"
-            self.members.append((flag, condition, negate))
+            self.members.append((flag, compile_condition(condition, negate)[0]))
             return getattr(lang.m, flag) == True  # noqa: E712  (a durable expression)
         children = [self._expression(c, negate) for c in condition.children]
         conjunctive = isinstance(condition, All) != negate
         if not children:
             return getattr(lang.m, _ALWAYS) == conjunctive
         return _combine(children, conjunctive)
+
+    def _is_list(self, operand: Operand) -> bool:
+        decl = self.policy.params.get(operand.name) if isinstance(operand, Param) else None
+        return decl is not None and decl.type == "string_list"
 
     def message(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
         """The message to post: only the values the rules test, under generated names."""
@@ -109,8 +123,8 @@ class CompiledPolicy:
                 msg[field] = value
         for name, field in self.params.items():
             msg[field] = params[name]
-        for flag, member, negate in self.members:
-            msg[flag] = leaf_truth(member, negate, facts, params)
+        for flag, check in self.members:
+            msg[flag] = check(facts, params)
         return msg
 
     def first_match(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> int:

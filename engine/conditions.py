@@ -6,17 +6,19 @@ Semantics (both paths follow them, and the tests hold them to it):
 - A comparison with a missing value (a product without `current_price`) is
   false, also under `not`: nothing is concluded from a value we do not have.
 
-`explain` evaluates a condition in Python to tell a merchant, with the actual
-values, which comparison decided the outcome of a rule.
+`compile_condition` turns a condition into two Python closures, built once per
+policy version: one says whether it holds, the other tells a merchant, with the
+actual values, which comparisons decided that. The trace of every decision
+uses them, so they avoid walking the tree or formatting what is not shown.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.model import All, Compare, CompareOp, Condition, Fact, Member, Not, Operand, Param
+from engine.model import All, Any_, Compare, CompareOp, Condition, Fact, Member, Not, Operand, Param
 
 FLIP: dict[CompareOp, CompareOp] = {
     "eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le",
@@ -30,7 +32,12 @@ PYTHON_OP: dict[CompareOp, Callable[[Any, Any], bool]] = {
 }  # fmt: skip
 
 
-def value_of(operand: Operand, facts: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+Values = Mapping[str, Any]
+Check = Callable[[Values, Values], bool]
+Why = Callable[[Values, Values], str]
+
+
+def value_of(operand: Operand, facts: Values, params: Values) -> Any:
     if isinstance(operand, Fact):
         return facts.get(operand.name)
     if isinstance(operand, Param):
@@ -38,29 +45,53 @@ def value_of(operand: Operand, facts: Mapping[str, Any], params: Mapping[str, An
     return operand.value
 
 
-def leaf_truth(
-    leaf: Compare | Member, negate: bool, facts: Mapping[str, Any], params: Mapping[str, Any]
-) -> bool:
+def leaf_truth(leaf: Compare | Member, negate: bool, facts: Values, params: Values) -> bool:
     """Truth of one comparison, negated if asked; False whenever a value is missing."""
-    left = value_of(leaf.subject, facts, params)
-    right = value_of(leaf.operand, facts, params)
-    if left is None or right is None:
-        return False
-    if isinstance(leaf, Member):
-        return (left in right) != (leaf.negated != negate)
-    op = FLIP[leaf.op] if negate else leaf.op
-    return PYTHON_OP[op](left, right)
+    return compile_condition(leaf, negate)[0](facts, params)
 
 
-def _show(operand: Operand, facts: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    value = value_of(operand, facts, params)
-    shown = "missing" if value is None else _fmt(value)
+def explain(
+    condition: Condition | None, facts: Values, params: Values, negate: bool = False
+) -> tuple[bool, str]:
+    """(truth, why) of a condition for these values; see `compile_condition`."""
+    check, why = compile_condition(condition, negate)
+    return check(facts, params), why(facts, params)
+
+
+def compile_condition(condition: Condition | None, negate: bool = False) -> tuple[Check, Why]:
+    """(holds, why) closures for a condition, under `negate` (pushed down by De Morgan)."""
+    if condition is None:
+        return (lambda f, p: not negate), (lambda f, p: "no condition: matches everything")
+    if isinstance(condition, Compare | Member):
+        return _leaf(condition, negate)
+    if isinstance(condition, Not):
+        check, inner = compile_condition(condition.child, not negate)
+        return check, lambda f, p: f"not ({inner(f, p)})"
+    return _group(condition, negate)
+
+
+def _getter(operand: Operand) -> Callable[[Values, Values], Any]:
+    if isinstance(operand, Fact):
+        fact = operand.name
+        return lambda f, p: f.get(fact)
+    if isinstance(operand, Param):
+        param = operand.name
+        return lambda f, p: p.get(param)
+    value = operand.value
+    return lambda f, p: value
+
+
+def _shower(operand: Operand) -> Callable[[Values, Values], str]:
+    get = _getter(operand)
     if isinstance(operand, Fact | Param):
-        return f"{operand.name} ({shown})"
-    return shown
+        name = operand.name
+        return lambda f, p: f"{name} ({_fmt(get(f, p))})"
+    return lambda f, p: _fmt(get(f, p))
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "missing"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -68,35 +99,52 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def describe(leaf: Compare | Member, facts: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    symbol = ("not in" if leaf.negated else "in") if isinstance(leaf, Member) else SYMBOL[leaf.op]
-    return f"{_show(leaf.subject, facts, params)} {symbol} {_show(leaf.operand, facts, params)}"
+def _leaf(leaf: Compare | Member, negate: bool) -> tuple[Check, Why]:
+    left, right = _getter(leaf.subject), _getter(leaf.operand)
+    if isinstance(leaf, Member):
+        inside = leaf.negated == negate
+        symbol = "not in" if leaf.negated else "in"
 
+        def check(f: Values, p: Values) -> bool:
+            a, b = left(f, p), right(f, p)
+            return a is not None and b is not None and (a in b) == inside
 
-def explain(
-    condition: Condition | None,
-    facts: Mapping[str, Any],
-    params: Mapping[str, Any],
-    negate: bool = False,
-) -> tuple[bool, str]:
-    """(truth, why): `why` names the comparisons that settle the truth, with values."""
-    if condition is None:
-        return (not negate, "no condition: matches everything")
-    if isinstance(condition, Compare | Member):
-        return leaf_truth(condition, negate, facts, params), describe(condition, facts, params)
-    if isinstance(condition, Not):
-        truth, why = explain(condition.child, facts, params, not negate)
-        return truth, f"not ({why})"
-    results = [explain(child, facts, params, negate) for child in condition.children]
-    if not results:
-        truth = isinstance(condition, All) != negate
-        return truth, f"empty '{'all' if isinstance(condition, All) else 'any'}'"
-    # Under negation an `all` behaves as an `any` and vice versa (De Morgan).
-    if isinstance(condition, All) != negate:
-        truth = all(t for t, _ in results)
-        decisive = [w for _, w in results] if truth else [next(w for t, w in results if not t)]
     else:
-        truth = any(t for t, _ in results)
-        decisive = [next(w for t, w in results if t)] if truth else [w for _, w in results]
+        compare = PYTHON_OP[FLIP[leaf.op] if negate else leaf.op]
+        symbol = SYMBOL[leaf.op]
+
+        def check(f: Values, p: Values) -> bool:
+            a, b = left(f, p), right(f, p)
+            return a is not None and b is not None and compare(a, b)
+
+    show_left, show_right = _shower(leaf.subject), _shower(leaf.operand)
+    return check, lambda f, p: f"{show_left(f, p)} {symbol} {show_right(f, p)}"
+
+
+def _group(condition: All | Any_, negate: bool) -> tuple[Check, Why]:
+    compiled = [compile_condition(child, negate) for child in condition.children]
+    checks: Sequence[Check] = [c for c, _ in compiled]
+    whys: Sequence[Why] = [w for _, w in compiled]
     joiner = " and " if isinstance(condition, All) else " or "
-    return truth, joiner.join(decisive)
+    if not compiled:
+        truth = isinstance(condition, All) != negate
+        word = "all" if isinstance(condition, All) else "any"
+        return (lambda f, p: truth), (lambda f, p: f"empty '{word}'")
+    # Under negation an `all` behaves as an `any` and vice versa (De Morgan).
+    conjunctive = isinstance(condition, All) != negate
+
+    def check(f: Values, p: Values) -> bool:
+        for one in checks:
+            if one(f, p) != conjunctive:
+                return not conjunctive
+        return conjunctive
+
+    def why(f: Values, p: Values) -> str:
+        # Only the decisive children are described: the first that settles the
+        # group, or all of them when none does.
+        for one, say in zip(checks, whys, strict=True):
+            if one(f, p) != conjunctive:
+                return say(f, p)
+        return joiner.join(say(f, p) for say in whys)
+
+    return check, why

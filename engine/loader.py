@@ -12,6 +12,7 @@ and column of the YAML node to change. A set either loads whole or raises.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -273,11 +274,29 @@ def _build_policy(ctx: _FileContext, sha256: str) -> Policy | None:
     )
 
 
+# Numbers the rules engine reads exactly: durable-rules caps integers at int64 and
+# cannot parse floats that Python writes with an exponent (1e-05, 1e+16).
+NUMBER_MIN_MAGNITUDE = 0.0001
+NUMBER_MAX_MAGNITUDE = 10**15
+
+
+def number_problem(value: float) -> str | None:
+    """Why a number is outside the engine's domain (0, or 0.0001..1e15 in size), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value!r} is not a finite number"
+    if value != 0 and not NUMBER_MIN_MAGNITUDE <= abs(value) <= NUMBER_MAX_MAGNITUDE:
+        return f"{value!r} is out of range: numbers are 0 or between 0.0001 and 1e15 in size"
+    return None
+
+
 def param_value_problem(decl: ParamDecl, value: Any) -> str | None:
     """Why `value` does not fit the parameter declaration, or None if it does."""
     if not _fits(decl.type, value):
         return f"expected {decl.type}, got {value!r}"
     if decl.type in ("integer", "number"):
+        out_of_range = number_problem(value)
+        if out_of_range:
+            return out_of_range
         if decl.minimum is not None and value < decl.minimum:
             return f"{value!r} is below the minimum {decl.minimum:g}"
         if decl.maximum is not None and value > decl.maximum:
@@ -327,7 +346,10 @@ def _operand(
             ctx.problem(path, f"unknown fact {raw!r}; known facts: {', '.join(FACT_TYPES)}")
             return Fact(str(raw)), None
         return Fact(raw), FACT_TYPES[raw]
-    return Literal_(raw), _literal_type(raw)
+    literal_type = _literal_type(raw)
+    if literal_type == "number" and (problem := number_problem(raw)):
+        ctx.problem(path, problem)
+    return Literal_(raw), literal_type
 
 
 def _condition(
