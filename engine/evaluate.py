@@ -28,6 +28,7 @@ from engine.types import (
     TraceEntry,
 )
 
+BASE_CACHE_SIZE = 10_000
 NO_CHANNEL_NOTE = (
     " No external channel is enabled for this merchant, so every unit stays on the store."
 )
@@ -87,6 +88,8 @@ class Engine:
         key = (policy.sha256, request.merchant_id)
         base = self._base.get(key)
         if base is None:
+            if len(self._base) >= BASE_CACHE_SIZE:
+                self._base.clear()  # bounded: cheap to rebuild, many merchants must not grow it
             base = self._base[key] = self.policy_set.base_params(policy, request.merchant_id)
         return layer_params(base, settings, request.overrides, self._checks[policy.sha256])
 
