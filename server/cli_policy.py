@@ -127,6 +127,9 @@ def _explain(args: argparse.Namespace) -> int:
     except DecisionError as exc:
         print(f"{args.product}: {exc.field}: {exc}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # settings_lookup.SettingsUnavailable
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.text:
         print(_as_text(decision))
     else:

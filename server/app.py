@@ -1,0 +1,59 @@
+"""The composition root: `create_app` wires config, services, controllers and errors.
+
+Nothing is built at import time; the database, Redis pool and policy store
+are opened in the app's on_startup (see `server.services.Services.start`).
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from server.config import ServiceConfig
+from server.controllers.credentials import CredentialsController
+from server.controllers.decide import DecideController
+from server.controllers.health import HealthController
+from server.controllers.merchants import MerchantController
+from server.controllers.policies import PolicyController
+from server.metrics import Metrics, metrics_middleware
+from server.problems import exception_handlers
+from server.services import Services
+
+
+def create_app(config: ServiceConfig | None = None) -> Litestar:
+    """A Litestar app for `config` (default: from the environment)."""
+    config = config or ServiceConfig.from_env()
+    metrics = Metrics()
+    services = Services(config, metrics)
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            MerchantController,
+            CredentialsController,
+            DecideController,
+            PolicyController,
+        ],
+        on_startup=[services.start],
+        on_shutdown=[services.stop],
+        middleware=[metrics_middleware(metrics)],
+        exception_handlers=exception_handlers(),
+        request_max_body_size=config.max_body_bytes,
+        state=State({"services": services}),
+        openapi_config=OpenAPIConfig(
+            title="channel-router",
+            version="1",
+            description="Routing decisions for clearance stock (CONTRACT §4).",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="The admin token or a merchant API key.",
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,35 @@
+"""Liveness, readiness and metrics: open to anyone, no secrets in them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+
+from server.api_types import Health, Readiness
+from server.controllers.common import services
+from server.metrics import CONTENT_TYPE
+
+
+class HealthController(Controller):
+    tags = ["health"]
+
+    @get("/health", sync_to_thread=False)
+    def health(self) -> Health:
+        """The process is up."""
+        return Health(status="ok")
+
+    @get("/ready", responses=None)
+    async def ready(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
+        """200 when database, Redis and policies are usable, else 503 with the failing checks."""
+        checks = await services(request).readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return Response(
+            Readiness(status="ok" if ok else "unavailable", checks=checks),
+            status_code=200 if ok else 503,
+        )
+
+    @get("/metrics", media_type=CONTENT_TYPE)
+    async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Prometheus text format."""
+        return Response(services(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,56 @@
+"""Merchants and their settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.params import JSONBody
+
+from engine.types import Settings
+from server.api_types import CreateMerchant, EffectiveSettings, MerchantCreated
+from server.controllers.common import BEARER, MerchantId, problem_responses, services
+
+
+class MerchantController(Controller):
+    path = "/v1/merchants"
+    tags = ["merchants"]
+    security = BEARER
+
+    @post(
+        "/",
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 409, 413, 422),
+    )
+    async def create(
+        self, request: Request[Any, Any, Any], data: JSONBody[CreateMerchant]
+    ) -> MerchantCreated:
+        """Create a merchant; its API key is in this answer and nowhere else, ever."""
+        svc = services(request)
+        await svc.authorize(request)
+        settings = data.settings or Settings()
+        key = await svc.merchants.create(data.merchant_id, data.name, settings)
+        return MerchantCreated(
+            merchant_id=data.merchant_id, api_key=key, settings=EffectiveSettings.of(settings)
+        )
+
+    @get("/{merchant_id:str}/settings", responses=problem_responses(400, 401, 403, 404, 422))
+    async def get_settings(
+        self, request: Request[Any, Any, Any], merchant_id: MerchantId
+    ) -> EffectiveSettings:
+        """The merchant's settings with defaults filled in."""
+        svc = services(request)
+        await svc.authorize(request, merchant_id)
+        return EffectiveSettings.of(await svc.merchants.settings(merchant_id))
+
+    @put(
+        "/{merchant_id:str}/settings",
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
+    async def put_settings(
+        self, request: Request[Any, Any, Any], merchant_id: MerchantId, data: JSONBody[Settings]
+    ) -> EffectiveSettings:
+        """Replace the settings; fields left out fall back to the override file and policy."""
+        svc = services(request)
+        await svc.authorize(request, merchant_id)
+        return EffectiveSettings.of(await svc.merchants.put_settings(merchant_id, data))

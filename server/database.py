@@ -1,0 +1,121 @@
+"""The service database: engine from a URL, and piccolo migrations applied in order.
+
+SQLite by default (its folder is created), PostgreSQL by URL. The migration
+record lives in our own table, bound to the engine being migrated, so several
+databases can be migrated from one process (the tests do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import importlib
+import io
+import logging
+import os
+import pkgutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from server import migrations as migrations_package
+from server import piccolo_conf
+from server.tables import Tables, build_tables
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL names no supported backend."""
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a `sqlite:///relative` or `sqlite:////absolute` URL."""
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise DatabaseUrlError("sqlite URL has no file path (use sqlite:///path.sqlite3)")
+    return Path(path)
+
+
+def make_engine(url: str) -> Engine:
+    """A piccolo engine for `url`; for SQLite the file's folder is created."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteEngine(path=str(path), log_queries=False)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresEngine(config={"dsn": url}, log_queries=False)
+    raise DatabaseUrlError(f"unsupported database URL scheme {scheme!r} (sqlite or postgresql)")
+
+
+def migration_modules() -> list[ModuleType]:
+    """Our piccolo migration modules, oldest first."""
+    names = sorted(m.name for m in pkgutil.iter_modules(migrations_package.__path__))
+    return [importlib.import_module(f"{migrations_package.__name__}.{n}") for n in names]
+
+
+_PG_LOCK_KEY = 0x6368_726F_7574  # arbitrary, constant: "chrout"
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(engine: Engine) -> AsyncIterator[None]:
+    """Only one process migrates a database at a time (several workers start together)."""
+    if isinstance(engine, SQLiteEngine):
+        lock_path = Path(str(engine.connection_kwargs["database"]) + ".migrate-lock")
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
+    elif isinstance(engine, PostgresEngine):
+        connection = await engine.get_new_connection()
+        try:
+            await connection.execute("SELECT pg_advisory_lock($1)", _PG_LOCK_KEY)
+            try:
+                yield
+            finally:
+                await connection.execute("SELECT pg_advisory_unlock($1)", _PG_LOCK_KEY)
+        finally:
+            await connection.close()
+    else:
+        yield
+
+
+async def migrate(engine: Engine, tables: Tables | None = None) -> list[str]:
+    """Apply the migrations not yet applied to `engine`; returns the ids applied now."""
+    async with _migration_lock(engine):
+        return await _migrate(engine, tables or build_tables(engine))
+
+
+async def _migrate(engine: Engine, tables: Tables) -> list[str]:
+    record = tables.schema_migration
+    os.environ.setdefault("PICCOLO_CONF", piccolo_conf.__name__)
+    token = piccolo_conf.CURRENT_ENGINE.set(engine)
+    try:
+        await record.create_table(if_not_exists=True).run()
+        done = {row["migration_id"] for row in await record.select(record.migration_id).run()}
+        applied: list[str] = []
+        for module in migration_modules():
+            if module.ID in done:
+                continue
+            manager = await module.forwards()
+            with contextlib.redirect_stdout(io.StringIO()):  # piccolo prints progress
+                await manager.run()
+            await record.insert(record(migration_id=module.ID, applied_at=datetime.now(UTC))).run()
+            applied.append(module.ID)
+            log.info("applied migration %s (%s)", module.ID, module.DESCRIPTION)
+        return applied
+    finally:
+        piccolo_conf.CURRENT_ENGINE.reset(token)

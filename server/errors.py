@@ -1,0 +1,27 @@
+"""Domain errors of the service layer, each mapped to an HTTP problem in `problems.py`."""
+
+from __future__ import annotations
+
+
+class NotFound(Exception):
+    """The named resource does not exist (404)."""
+
+
+class Conflict(Exception):
+    """The resource already exists (409)."""
+
+
+class InvalidInput(Exception):
+    """Well-formed JSON that breaks a rule of the API (422), naming the field."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Unavailable(Exception):
+    """A dependency the request needs is not usable right now (503)."""
+
+
+class UpstreamFailed(Exception):
+    """A marketplace answered with a transient failure after retries (502)."""

@@ -1,0 +1,165 @@
+"""Merchants in the database: creation with an API key, lookup by key, settings.
+
+Decide is on the hot path, so the API-key -> merchant mapping (immutable: keys
+are never rotated in place) is cached for the life of the process, and
+settings for `settings_cache_seconds`. The worker that writes settings forgets
+its cached copy at once; other workers see the change within that window
+(plus one read, done in the background).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from engine.types import Settings
+from server import auth
+from server.errors import Conflict, NotFound
+from server.tables import Tables
+
+log = logging.getLogger(__name__)
+
+_settings_decoder = msgspec.json.Decoder(Settings)
+_MAX_CACHED = 100_000
+
+
+def _decode_settings(raw: str | bytes | None) -> Settings:
+    return _settings_decoder.decode(raw or b"{}")
+
+
+def _encode_settings(settings: Settings) -> str:
+    return msgspec.json.encode(settings.given()).decode()
+
+
+class MerchantStore:
+    """Merchant rows and the caches that keep decide off the database."""
+
+    def __init__(
+        self,
+        tables: Tables,
+        *,
+        settings_cache_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._table = tables.merchant
+        self._ttl = settings_cache_seconds
+        self._clock = clock
+        self._key_cache: dict[str, str] = {}
+        self._settings_cache: dict[str, tuple[float, Settings | None]] = {}
+        self._loading: dict[str, asyncio.Future[Settings | None]] = {}
+        self._generation = 0  # bumped on every write, so a slow read never caches stale data
+
+    async def create(self, merchant_id: str, name: str, settings: Settings) -> str:
+        """Insert the merchant; returns its new API key (the only time it exists in clear)."""
+        table = self._table
+        if await table.exists().where(table.merchant_id == merchant_id).run():
+            raise Conflict(f"merchant {merchant_id!r} already exists")
+        key = auth.new_api_key()
+        row = table(
+            merchant_id=merchant_id,
+            name=name,
+            api_key_hash=auth.hash_api_key(key),
+            settings=_encode_settings(settings),
+            created_at=datetime.now(UTC),
+        )
+        try:
+            await table.insert(row).run()
+        except Exception as exc:  # a concurrent create won the unique index
+            if await table.exists().where(table.merchant_id == merchant_id).run():
+                raise Conflict(f"merchant {merchant_id!r} already exists") from exc
+            raise
+        self._forget(merchant_id)
+        return key
+
+    async def merchant_for_key(self, key: str) -> str | None:
+        """The merchant whose API key this is, or None."""
+        digest = auth.hash_api_key(key)
+        cached = self._key_cache.get(digest)
+        if cached is not None:
+            return cached
+        table = self._table
+        rows = await table.select(table.merchant_id).where(table.api_key_hash == digest).run()
+        if not rows:
+            return None
+        merchant_id: str = rows[0]["merchant_id"]
+        if len(self._key_cache) >= _MAX_CACHED:
+            self._key_cache.clear()
+        self._key_cache[digest] = merchant_id
+        return merchant_id
+
+    async def find_settings(self, merchant_id: str) -> Settings | None:
+        """The merchant's stored settings (only what it set), or None when unknown.
+
+        A fresh cached copy is answered at once. An expired one is answered too
+        while one background read refreshes it (so a refresh never stalls the
+        requests in flight); only a merchant not cached at all waits for the
+        read, and concurrent misses share that one read.
+        """
+        cached = self._settings_cache.get(merchant_id) if self._ttl > 0 else None
+        if cached is not None:
+            if cached[0] <= self._clock():
+                self._start_loading(merchant_id)
+            return cached[1]
+        return await asyncio.shield(self._start_loading(merchant_id))
+
+    def _start_loading(self, merchant_id: str) -> asyncio.Future[Settings | None]:
+        pending = self._loading.get(merchant_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load_settings(merchant_id))
+            self._loading[merchant_id] = pending
+            pending.add_done_callback(lambda done: self._done_loading(merchant_id, done))
+        return pending
+
+    async def _load_settings(self, merchant_id: str) -> Settings | None:
+        table = self._table
+        generation = self._generation
+        rows = await table.select(table.settings).where(table.merchant_id == merchant_id).run()
+        settings = _decode_settings(rows[0]["settings"]) if rows else None
+        if generation == self._generation:  # no write happened meanwhile
+            if len(self._settings_cache) >= _MAX_CACHED:
+                self._settings_cache.clear()
+            self._settings_cache[merchant_id] = (self._clock() + self._ttl, settings)
+        return settings
+
+    async def settings(self, merchant_id: str) -> Settings:
+        """The merchant's stored settings; NotFound when there is no such merchant."""
+        settings = await self.find_settings(merchant_id)
+        if settings is None:
+            raise NotFound(f"merchant {merchant_id!r} not found")
+        return settings
+
+    async def put_settings(self, merchant_id: str, settings: Settings) -> Settings:
+        """Replace the merchant's settings with exactly the fields given."""
+        table = self._table
+        self._forget(merchant_id)
+        if not await table.exists().where(table.merchant_id == merchant_id).run():
+            raise NotFound(f"merchant {merchant_id!r} not found")
+        await (
+            table.update({table.settings: _encode_settings(settings)})
+            .where(table.merchant_id == merchant_id)
+            .run()
+        )
+        self._forget(merchant_id)
+        return settings
+
+    def _done_loading(self, merchant_id: str, done: asyncio.Future[Settings | None]) -> None:
+        if self._loading.get(merchant_id) is done:
+            del self._loading[merchant_id]
+        if not done.cancelled() and done.exception() is not None:
+            log.warning(
+                "reading settings of %r failed: %s", merchant_id, type(done.exception()).__name__
+            )
+
+    def _forget(self, merchant_id: str) -> None:
+        self._generation += 1
+        self._settings_cache.pop(merchant_id, None)
+        self._loading.pop(merchant_id, None)
+
+    async def exists(self, merchant_id: str) -> bool:
+        """Whether the merchant exists (read through the settings cache)."""
+        return await self.find_settings(merchant_id) is not None

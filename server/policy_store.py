@@ -1,0 +1,53 @@
+"""The policy set in force, swapped whole on reload.
+
+Loading (file I/O, YAML, schema checks) runs in a thread; compiling the
+durable-rules rulesets (`Engine(...)`) and every `decide` run on the event-loop
+thread, because the binding is not thread-safe. A reload either builds a new
+Engine completely and then replaces the reference in one assignment, or fails
+and leaves the old one serving. Requests already holding the old Engine finish
+with it: decide is synchronous, so no request ever sees half a set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from engine import Engine, load_policy_dir
+from server.errors import Unavailable
+
+
+class PolicyStore:
+    """Holds the current Engine; `reload` replaces it atomically."""
+
+    def __init__(self, policy_dir: Path) -> None:
+        self.policy_dir = policy_dir
+        self._engine: Engine | None = None
+        self._lock = asyncio.Lock()
+        self.reloads = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    @property
+    def engine(self) -> Engine:
+        """The Engine in force; Unavailable (503) before the first successful load."""
+        engine = self._engine
+        if engine is None:
+            raise Unavailable("no policies are loaded")
+        return engine
+
+    async def reload(self) -> list[Any]:
+        """Read the folder again and swap it in; PolicyProblems leaves the old set in force."""
+        async with self._lock:
+            policy_set = await asyncio.to_thread(load_policy_dir, self.policy_dir)
+            engine = Engine(policy_set)
+            self._engine = engine
+            self.reloads += 1
+            return list(engine.summary())
+
+    def summary(self) -> list[Any]:
+        """What is loaded now (name, versions, active version, sha256)."""
+        return list(self.engine.summary())

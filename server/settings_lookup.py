@@ -1,0 +1,43 @@
+"""Merchant settings for the CLI (`policy explain`), read from the configured database.
+
+"Configured" means CHANNEL_ROUTER_DATABASE_URL is set, or the default SQLite
+file exists; otherwise there is nothing to read and the policy defaults apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+
+from engine.types import Settings
+from server.config import DEFAULT_DATABASE_URL
+from server.database import make_engine, sqlite_path
+from server.merchants import MerchantStore
+from server.tables import build_tables
+
+
+class SettingsUnavailable(RuntimeError):
+    """The configured database could not be read."""
+
+
+def stored_settings(merchant_id: str, env: Mapping[str, str] | None = None) -> Settings | None:
+    """The merchant's stored settings, or None when no database is configured or it has none."""
+    env = os.environ if env is None else env
+    url = env.get("CHANNEL_ROUTER_DATABASE_URL") or ""
+    if not url:
+        if not sqlite_path(DEFAULT_DATABASE_URL).exists():
+            return None
+        url = DEFAULT_DATABASE_URL
+    try:
+        return asyncio.run(_read(url, merchant_id))
+    except Exception as exc:  # any driver error: say which database, never its credentials
+        raise SettingsUnavailable(
+            f"could not read merchant settings from the configured database "
+            f"({url.split('://', 1)[0]}): {type(exc).__name__}"
+        ) from None
+
+
+async def _read(url: str, merchant_id: str) -> Settings | None:
+    store = MerchantStore(build_tables(make_engine(url)), settings_cache_seconds=0)
+    return await store.find_settings(merchant_id)

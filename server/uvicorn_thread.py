@@ -1,0 +1,36 @@
+"""Serve an ASGI app with uvicorn in a background thread (for `up`'s sandbox and tests)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+
+class UvicornThread:
+    """A uvicorn server on 127.0.0.1 running in a daemon thread."""
+
+    def __init__(self, app: Any, *, port: int, host: str = "127.0.0.1") -> None:
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self, timeout: float = 30.0) -> UvicornThread:
+        """Start and wait (with a deadline) until the server accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("server exited during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start in time")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Ask the server to exit and wait for its thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout=30)

