@@ -8,7 +8,7 @@ here is a field added to the API.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
@@ -27,7 +27,10 @@ def _check_price(value: Decimal | None, name: str) -> None:
         raise ValueError(f"{name} must be a finite decimal between 0 and {MAX_PRICE}")
 
 
-ParamValue = bool | int | float | str | list[str]
+# A typing.Union (not `|`) so the API's OpenAPI plugin can name it: generated
+# from the union, the schema would be a oneOf where every integer matches both
+# "integer" and "number" (server/openapi_types.py).
+ParamValue = Union[bool, int, float, str, list[str]]  # noqa: UP007
 ParamSource = Literal["policy", "merchant_file", "settings", "request"]
 
 

