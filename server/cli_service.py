@@ -20,6 +20,13 @@ SANDBOX_ENV = (
     "CHANNEL_ROUTER_SHOPIFY_BASE_URL",
 )
 
+SANDBOX_CLIENT_ENV = (
+    "CHANNEL_ROUTER_EBAY_CLIENT_ID",
+    "CHANNEL_ROUTER_EBAY_CLIENT_SECRET",
+    "CHANNEL_ROUTER_AMAZON_CLIENT_ID",
+    "CHANNEL_ROUTER_AMAZON_CLIENT_SECRET",
+)
+
 
 def register(commands: Any) -> None:
     """Add serve, migrate, up and worker to the `channel-router` parser."""
@@ -101,12 +108,9 @@ def secret_key_file(path: Path) -> str:
     return key
 
 
-def _start_sandbox() -> tuple[Any, str] | None:
-    """The built-in marketplace sandbox on a free port, when that package is present."""
-    try:
-        from sandbox.app import create_app as create_sandbox
-    except ImportError:
-        return None
+def _start_sandbox() -> tuple[Any, str]:
+    """The built-in marketplace sandbox on a free port."""
+    from sandbox.app import create_app as create_sandbox
     from server.redis_private import free_port
     from server.uvicorn_thread import UvicornThread
 
@@ -139,13 +143,14 @@ def run_up(args: argparse.Namespace) -> int:
             env["CHANNEL_ROUTER_SECRET_KEY"] = secret_key_file(key_path)
             notes.append(f"credentials key from {key_path} (created 0600 if it was missing)")
         if not any(env.get(name) for name in SANDBOX_ENV):
-            started = _start_sandbox()
-            if started is not None:
-                sandbox, sandbox_url = started
-                for name in SANDBOX_ENV:
-                    env[name] = sandbox_url
-                env["CHANNEL_ROUTER_AMAZON_TOKEN_URL"] = sandbox_url + "/auth/o2/token"
-                notes.append(f"connectors point at the marketplace sandbox on {sandbox_url}")
+            sandbox, sandbox_url = _start_sandbox()
+            for name in SANDBOX_ENV:
+                env[name] = sandbox_url
+            env["CHANNEL_ROUTER_AMAZON_TOKEN_URL"] = sandbox_url + "/auth/o2/token"
+            # The sandbox, like the real APIs, wants the service's own OAuth client.
+            for name in SANDBOX_CLIENT_ENV:
+                env.setdefault(name, "sandbox")
+            notes.append(f"connectors point at the marketplace sandbox on {sandbox_url}")
         config = ServiceConfig.from_env(env)
         print(f"channel-router is starting on http://{args.host}:{args.port}")
         print(f"  admin token: {env['CHANNEL_ROUTER_ADMIN_TOKEN']}")

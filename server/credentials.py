@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import msgspec
 
+from connectors.config import ApiConfig
+from connectors.http import ApiClient
+from connectors.registry import EXTERNAL_CHANNELS, STORES, external_channel, store
 from server.api_types import ChannelCredentials
 from server.errors import InvalidInput, NotFound, Unavailable
 from server.secrets_box import SecretBox
@@ -37,15 +40,6 @@ _REQUIRED: dict[str, set[str]] = {
     "shopify": {"shop_domain", "access_token"},
 }
 _GRANTS = ("authorization_code", "refresh_token")
-
-
-def known_channels() -> tuple[str, ...]:
-    """Channels that can be connected: the connectors' registry when present."""
-    try:
-        from connectors.registry import EXTERNAL_CHANNELS, STORES
-    except ImportError:
-        return tuple(_ALLOWED)
-    return tuple(sorted({*EXTERNAL_CHANNELS, *STORES}))
 
 
 def credential_fields(channel: str, body: ChannelCredentials) -> dict[str, str]:
@@ -84,24 +78,25 @@ class CredentialStore:
         box = self._require_box()
         ciphertext = box.seal(msgspec.json.encode(account))
         table = self._table
-        key = f"{merchant_id}:{channel}"
         now = datetime.now(UTC)
-        if await table.exists().where(table.credential_key == key).run():
-            await (
-                table.update({table.ciphertext: ciphertext, table.updated_at: now})
-                .where(table.credential_key == key)
-                .run()
-            )
-        else:
-            await table.insert(
+        # One statement: two concurrent connects of the same account cannot collide.
+        await (
+            table.insert(
                 table(
-                    credential_key=key,
+                    credential_key=f"{merchant_id}:{channel}",
                     merchant_id=merchant_id,
                     channel=channel,
                     ciphertext=ciphertext,
                     updated_at=now,
                 )
-            ).run()
+            )
+            .on_conflict(
+                target=table.credential_key,
+                action="DO UPDATE",
+                values=[table.ciphertext, table.updated_at],
+            )
+            .run()
+        )
 
     async def load(self, merchant_id: str, channel: str) -> bytes | None:
         """The decrypted msgspec JSON of the stored account, or None."""
@@ -123,12 +118,6 @@ async def connect_account(
     env: Mapping[str, str],
 ) -> Any:
     """Exchange the credentials with the channel's API; returns a ChannelAccount."""
-    try:
-        from connectors.config import ApiConfig
-        from connectors.http import ApiClient
-        from connectors.registry import EXTERNAL_CHANNELS, STORES, external_channel, store
-    except ImportError as exc:
-        raise Unavailable("channel connectors are not installed") from exc
     config = ApiConfig.from_env(env)
     api = ApiClient(client, config)
     if channel in STORES:

@@ -67,28 +67,23 @@ def problem(
 
 
 def _connector_errors() -> dict[type[Exception], int]:
-    """Connector errors, when the connectors package provides them."""
+    """Connector errors: a refused exchange is the caller's input (422), the rest upstream (502)."""
     import httpx
 
-    table: dict[type[Exception], int] = {httpx.TransportError: 502}
-    try:
-        from connectors.errors import (
-            AuthenticationError,
-            ChannelError,
-            PermanentChannelError,
-            TransientChannelError,
-        )
-    except ImportError:  # connectors not installed yet: only transport failures
-        return table
-    table.update(
-        {
-            AuthenticationError: 422,
-            PermanentChannelError: 422,
-            TransientChannelError: 502,
-            ChannelError: 502,
-        }
+    from connectors.errors import (
+        AuthenticationError,
+        ChannelError,
+        PermanentChannelError,
+        TransientChannelError,
     )
-    return table
+
+    return {
+        httpx.TransportError: 502,
+        AuthenticationError: 422,
+        PermanentChannelError: 422,
+        TransientChannelError: 502,
+        ChannelError: 502,
+    }
 
 
 def _policy_errors() -> dict[type[Exception], int]:

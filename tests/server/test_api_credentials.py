@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,15 +18,6 @@ from server.database import make_engine
 from server.secrets_box import SecretBox
 from server.tables import build_tables
 from tests.server.helpers import Api, connector_env, live_server
-
-CONNECTORS_READY = all(
-    importlib.util.find_spec(name) is not None
-    for name in ("connectors.registry", "connectors.http", "connectors.config", "sandbox.app")
-)
-NEEDS_CONNECTORS = pytest.mark.skipif(
-    not CONNECTORS_READY,
-    reason="connectors.registry / sandbox.app (issue 4) are not in the tree yet",
-)
 
 PATH = "/v1/merchants/acme/channels/{channel}/credentials"
 
@@ -103,7 +93,6 @@ def _stored(api: Api, channel: str) -> tuple[bytes | None, str]:
     return asyncio.run(read())
 
 
-@NEEDS_CONNECTORS
 @pytest.mark.parametrize(
     ("channel", "body"),
     [
@@ -128,7 +117,6 @@ def test_connecting_an_account_stores_it_encrypted(
         assert value not in ciphertext
 
 
-@NEEDS_CONNECTORS
 @pytest.mark.parametrize(
     ("channel", "body"),
     [
@@ -149,7 +137,6 @@ def test_a_refused_exchange_is_422_and_stores_nothing(
     assert _stored(connected_api, channel) == (None, "")
 
 
-@NEEDS_CONNECTORS
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_marketplace_that_keeps_failing_is_a_502_and_stores_nothing(
     connected_api: Api, sandbox_url: str
