@@ -34,6 +34,7 @@ from connectors.base import (
     ListingStatus,
     SyncedSale,
     TokenSet,
+    authorization_code_form,
 )
 from connectors.errors import AuthenticationError, PermanentChannelError
 from connectors.http import redact
@@ -294,15 +295,11 @@ class AmazonChannel(ExternalChannel):
         seller_id = (credentials.get("seller_id") or "").strip()
         if not seller_id:
             raise AuthenticationError("seller_id is required for Amazon", api=API)
-        code = credentials.get("authorization_code")
         refresh_token = credentials.get("refresh_token")
-        if code:
-            form = {"grant_type": "authorization_code", "code": code}
-            if credentials.get("redirect_uri"):
-                form["redirect_uri"] = credentials["redirect_uri"]
-        elif refresh_token:
+        form = authorization_code_form(credentials)
+        if form is None and refresh_token:
             form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        else:
+        if form is None:
             raise AuthenticationError(
                 "authorization_code or refresh_token is required for Amazon", api=API
             )
@@ -524,14 +521,7 @@ class AmazonChannel(ExternalChannel):
             },
         )
         if response is None:
-            return ListingState(
-                channel=self.name,
-                sku=sku,
-                external_listing_id=sku,
-                status="ended",
-                quantity_available=0,
-                detail="listings item not found",
-            )
+            return self._ended(sku, "listings item not found")
         item = _decode(response, _Item)
         marketplace = account.marketplace_id
         summary_status = [
@@ -611,6 +601,10 @@ class AmazonChannel(ExternalChannel):
                 text = _issue_text(errors or submission.issues) or f"submission {submission.status}"
                 raise PermanentChannelError(f"Amazon refused to delete {sku}: {text}", api=API)
             detail = f"deletion submission {submission.submissionId} ACCEPTED"
+        return self._ended(sku, detail)
+
+    def _ended(self, sku: str, detail: str) -> ListingState:
+        """A listing that is no longer (or never was) on Amazon: nothing left to sell."""
         return ListingState(
             channel=self.name,
             sku=sku,

@@ -100,6 +100,20 @@ class SyncedSale(msgspec.Struct, frozen=True):
     external_listing_id: str | None = None
 
 
+def authorization_code_form(credentials: Mapping[str, str]) -> dict[str, str] | None:
+    """The OAuth authorization-code grant form when credentials carry a code, else None.
+
+    eBay and Login with Amazon take the same form; `redirect_uri` goes along only when given.
+    """
+    code = credentials.get("authorization_code")
+    if not code:
+        return None
+    form = {"grant_type": "authorization_code", "code": code}
+    if credentials.get("redirect_uri"):
+        form["redirect_uri"] = credentials["redirect_uri"]
+    return form
+
+
 class ExternalChannel(abc.ABC):
     """A marketplace we list clearance stock on (eBay, Amazon, ...).
 

@@ -37,6 +37,7 @@ from connectors.base import (
     ListingStatus,
     SyncedSale,
     TokenSet,
+    authorization_code_form,
 )
 from connectors.errors import AuthenticationError, PermanentChannelError
 
@@ -235,12 +236,9 @@ class EbayChannel(ExternalChannel):
     async def authenticate(self, credentials: Mapping[str, str]) -> ChannelAccount:
         """Exchange the code (or take the refresh token), then set up policies and the location."""
         marketplace_id = credentials.get("marketplace_id") or DEFAULT_MARKETPLACE
-        code = credentials.get("authorization_code")
         refresh_token = credentials.get("refresh_token")
-        if code:
-            form = {"grant_type": "authorization_code", "code": code}
-            if credentials.get("redirect_uri"):
-                form["redirect_uri"] = credentials["redirect_uri"]
+        form = authorization_code_form(credentials)
+        if form is not None:
             tokens = await self._token_request(form, previous=None)
         elif refresh_token:
             tokens = await self._token_request(

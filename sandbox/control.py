@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
 
+from sandbox.control_body import decode_control_body
 from sandbox.faults import Fault, FaultSpec
 from sandbox.state import SandboxState
 
@@ -42,10 +43,9 @@ def router(state: SandboxState) -> Router:
 
     @post("/faults", status_code=201)
     async def add_fault(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        try:
-            spec = msgspec.json.decode(await request.body(), type=FaultSpec)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            return _bad_request(str(exc))
+        spec = await decode_control_body(request, FaultSpec)
+        if isinstance(spec, Response):
+            return spec
         return Response(_fault_json(state.faults.add(spec)), status_code=201)
 
     @get("/faults")
@@ -62,10 +62,9 @@ def router(state: SandboxState) -> Router:
 
     @post("/token-ttl", status_code=200)
     async def token_ttl(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        try:
-            body = msgspec.json.decode(await request.body(), type=TokenTtl)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            return _bad_request(str(exc))
+        body = await decode_control_body(request, TokenTtl)
+        if isinstance(body, Response):
+            return body
         if body.seconds < 0:
             return _bad_request("seconds must not be negative")
         state.token_ttl_seconds = body.seconds

@@ -39,6 +39,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 
 from sandbox import specs
+from sandbox.control_body import decode_control_body
 from sandbox.faults import shopify_cost, shopify_throttled_body
 from sandbox.state import SandboxState
 
@@ -405,10 +406,9 @@ def router(state: SandboxState) -> Router:
 
     @post("/_sandbox/shopify/variants", status_code=201)
     async def seed_variant(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            seed = msgspec.json.decode(await request.body(), type=SeedVariant)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            return _json({"error": "invalid_request", "detail": str(exc)}, 400)
+        seed = await decode_control_body(request, SeedVariant)
+        if isinstance(seed, Response):
+            return seed
         variant = ShopifyVariant(
             product_id=_gid(PRODUCT_GID, seed.product_id),
             variant_id=_gid(VARIANT_GID, seed.variant_id),
@@ -425,10 +425,9 @@ def router(state: SandboxState) -> Router:
 
     @post("/_sandbox/shopify/bucket", status_code=200)
     async def bucket(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            settings = msgspec.json.decode(await request.body(), type=BucketSettings)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            return _json({"error": "invalid_request", "detail": str(exc)}, 400)
+        settings = await decode_control_body(request, BucketSettings)
+        if isinstance(settings, Response):
+            return settings
         if settings.maximum_available is not None:
             shop.maximum_available = settings.maximum_available
         if settings.restore_rate is not None:

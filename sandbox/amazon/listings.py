@@ -13,18 +13,17 @@ from litestar import Request, Response, delete, get, patch, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sandbox import specs
 from sandbox.amazon.attributes import (
     apply_patches,
     attribute_issues,
     listing_price,
     listing_quantity,
 )
-from sandbox.amazon.errors import invalid_input, sp_error
-from sandbox.amazon.lwa import token_refusal
-from sandbox.amazon.params import csv_values, first_marketplace, query_problems
+from sandbox.amazon.errors import sp_error
+from sandbox.amazon.gate import call_refusal, checked_body
+from sandbox.amazon.params import csv_values, first_marketplace
 from sandbox.amazon.state import DEFAULT_MARKETPLACE, AmazonListing, AmazonState
-from sandbox.amazon.wire import decode_json, iso, json_response
+from sandbox.amazon.wire import iso, json_response
 from sandbox.state import SandboxState
 
 LISTINGS_SPEC: Final = "amazon-listings-items-2021-08-01.json"
@@ -99,25 +98,19 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], seller_id: FromPath[str], sku: FromPath[str]
     ) -> Response[bytes]:
         amazon.requests.append(f"PUT {sku}")
-        refusal = token_refusal(state, request)
-        if refusal is not None:
-            return refusal
-        problems = query_problems(state, LISTINGS_SPEC, LISTING_PATH, "put", request)
-        try:
-            body = decode_json(await request.body())
-        except ValueError:
-            return invalid_input([*problems, "Request body is not valid JSON."])
-        if body is None:
-            problems.append("Request body is required.")
-        else:
-            if state.validate:
-                problems.extend(specs.validate_body("amazon", "putListingsItem", body))
-            if not problems and not (
-                isinstance(body, dict) and isinstance(body.get("attributes"), dict)
-            ):
-                problems.append("body.attributes: must be an object")
-        if problems:
-            return invalid_input(problems)
+        body = await checked_body(
+            state,
+            request,
+            spec_name=LISTINGS_SPEC,
+            path=LISTING_PATH,
+            method="put",
+            operation_id="putListingsItem",
+            key="attributes",
+            kind=dict,
+            problem="body.attributes: must be an object",
+        )
+        if isinstance(body, Response):
+            return body
         marketplace = first_marketplace(request, "marketplaceIds")
         requirements = body.get("requirements") or "LISTING"
         attributes: dict[str, Any] = body["attributes"]
@@ -165,12 +158,9 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], seller_id: FromPath[str], sku: FromPath[str]
     ) -> Response[bytes]:
         amazon.requests.append(f"GET {sku}")
-        refusal = token_refusal(state, request)
+        refusal = call_refusal(state, LISTINGS_SPEC, LISTING_PATH, "get", request)
         if refusal is not None:
             return refusal
-        problems = query_problems(state, LISTINGS_SPEC, LISTING_PATH, "get", request)
-        if problems:
-            return invalid_input(problems)
         marketplaces = csv_values(request, "marketplaceIds") or [DEFAULT_MARKETPLACE]
         listing = amazon.listings.get((seller_id, sku))
         if listing is None or listing.marketplace_id not in marketplaces:
@@ -191,25 +181,19 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], seller_id: FromPath[str], sku: FromPath[str]
     ) -> Response[bytes]:
         amazon.requests.append(f"PATCH {sku}")
-        refusal = token_refusal(state, request)
-        if refusal is not None:
-            return refusal
-        problems = query_problems(state, LISTINGS_SPEC, LISTING_PATH, "patch", request)
-        try:
-            body = decode_json(await request.body())
-        except ValueError:
-            return invalid_input([*problems, "Request body is not valid JSON."])
-        if body is None:
-            problems.append("Request body is required.")
-        else:
-            if state.validate:
-                problems.extend(specs.validate_body("amazon", "patchListingsItem", body))
-            if not problems and not (
-                isinstance(body, dict) and isinstance(body.get("patches"), list)
-            ):
-                problems.append("body.patches: must be an array")
-        if problems:
-            return invalid_input(problems)
+        body = await checked_body(
+            state,
+            request,
+            spec_name=LISTINGS_SPEC,
+            path=LISTING_PATH,
+            method="patch",
+            operation_id="patchListingsItem",
+            key="patches",
+            kind=list,
+            problem="body.patches: must be an array",
+        )
+        if isinstance(body, Response):
+            return body
         marketplace = first_marketplace(request, "marketplaceIds")
         listing = amazon.listings.get((seller_id, sku))
         if listing is None or listing.marketplace_id != marketplace:
@@ -236,12 +220,9 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], seller_id: FromPath[str], sku: FromPath[str]
     ) -> Response[bytes]:
         amazon.requests.append(f"DELETE {sku}")
-        refusal = token_refusal(state, request)
+        refusal = call_refusal(state, LISTINGS_SPEC, LISTING_PATH, "delete", request)
         if refusal is not None:
             return refusal
-        problems = query_problems(state, LISTINGS_SPEC, LISTING_PATH, "delete", request)
-        if problems:
-            return invalid_input(problems)
         marketplace = first_marketplace(request, "marketplaceIds")
         listing = amazon.listings.get((seller_id, sku))
         if listing is None or listing.marketplace_id != marketplace:

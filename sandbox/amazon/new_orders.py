@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.amazon.state import DEFAULT_MARKETPLACE, AmazonOrder, AmazonOrderItem, AmazonState
-from sandbox.amazon.wire import parse_iso
+from sandbox.timestamps import parse_iso
 
 
 def order_from_request(

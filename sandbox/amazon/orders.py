@@ -13,11 +13,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from sandbox.amazon.errors import invalid_input, sp_error
-from sandbox.amazon.lwa import token_refusal
-from sandbox.amazon.params import csv_values, query_problems
+from sandbox.amazon.gate import call_refusal
+from sandbox.amazon.params import csv_values
 from sandbox.amazon.state import DEFAULT_MARKETPLACE, AmazonOrder, AmazonOrderItem, AmazonState
-from sandbox.amazon.wire import iso, json_response, parse_iso
+from sandbox.amazon.wire import iso, json_response
 from sandbox.state import SandboxState
+from sandbox.timestamps import parse_iso
 
 ORDERS_SPEC: Final = "amazon-orders-v0.json"
 ORDERS_PATH: Final = "/orders/v0/orders"
@@ -87,12 +88,9 @@ def order_routes(state: SandboxState) -> list[HTTPRouteHandler]:
     @get("/orders/v0/orders")
     async def get_orders(request: Request[Any, Any, Any]) -> Response[bytes]:
         amazon.requests.append("GET orders")
-        refusal = token_refusal(state, request)
+        refusal = call_refusal(state, ORDERS_SPEC, ORDERS_PATH, "get", request)
         if refusal is not None:
             return refusal
-        problems = query_problems(state, ORDERS_SPEC, ORDERS_PATH, "get", request)
-        if problems:
-            return invalid_input(problems)
         query = request.query_params
         marketplaces = csv_values(request, "MarketplaceIds") or [DEFAULT_MARKETPLACE]
         created_after = query.get("CreatedAfter")
@@ -140,12 +138,9 @@ def order_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], order_id: FromPath[str]
     ) -> Response[bytes]:
         amazon.requests.append(f"GET orderItems {order_id}")
-        refusal = token_refusal(state, request)
+        refusal = call_refusal(state, ORDERS_SPEC, ORDER_ITEMS_PATH, "get", request)
         if refusal is not None:
             return refusal
-        problems = query_problems(state, ORDERS_SPEC, ORDER_ITEMS_PATH, "get", request)
-        if problems:
-            return invalid_input(problems)
         order = next((o for o in amazon.orders if o.order_id == order_id), None)
         if order is None:
             return sp_error(404, "NotFound", f"Order {order_id} was not found.")

@@ -55,12 +55,3 @@ def json_response(
 def iso(value: datetime) -> str:
     """The SP-API's timestamp format: UTC, whole seconds, with a Z."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> datetime | None:
-    """An ISO 8601 timestamp (naive ones taken as UTC), or None if unreadable."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

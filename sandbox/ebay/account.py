@@ -7,8 +7,8 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
-from sandbox.ebay.checks import body_validator, json_body, missing
-from sandbox.ebay.errors import ACCOUNT_DOMAIN, ebay_error, problems_response
+from sandbox.ebay.checks import checked_body, missing
+from sandbox.ebay.errors import ACCOUNT_DOMAIN, ebay_error
 from sandbox.ebay.oauth import check_token
 from sandbox.ebay.state import EbayState
 from sandbox.state import SandboxState
@@ -21,8 +21,6 @@ def account_routes(state: SandboxState) -> list[HTTPRouteHandler]:
 
     def ebay() -> EbayState:
         return state.ebay
-
-    validate = body_validator(state)
 
     def _list_policies(kind: str, request: Request[Any, Any, Any]) -> Response[Any]:
         denied = check_token(state, request)
@@ -59,14 +57,15 @@ def account_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         denied = check_token(state, request)
         if denied:
             return denied
-        body, bad = await json_body(request)
+        body, bad = await checked_body(
+            state,
+            request,
+            operation_id,
+            (20401, ACCOUNT_DOMAIN),
+            lambda b: missing(b, *schema_required) + _policy_rules(kind, b),
+        )
         if bad:
             return bad
-        problems = validate(operation_id, body)
-        if not problems and isinstance(body, dict):
-            problems = missing(body, *schema_required) + _policy_rules(kind, body)
-        if problems:
-            return problems_response(problems, 20401, ACCOUNT_DOMAIN)
         store = ebay()
         for existing in store.policies[kind].values():
             if (

@@ -10,7 +10,8 @@ from typing import Any
 from litestar import Request, Response
 
 from sandbox import specs
-from sandbox.ebay.errors import ebay_error
+from sandbox.ebay.errors import ebay_error, problems_response
+from sandbox.ebay.oauth import check_token
 from sandbox.state import SandboxState
 
 
@@ -45,6 +46,14 @@ def need_content_language(request: Request[Any, Any, Any]) -> Response[Any] | No
     return None
 
 
+def write_refusal(state: SandboxState, request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """eBay's answer to a write without a valid token (401) or without Content-Language (400)."""
+    denied = check_token(state, request)
+    if denied:
+        return denied
+    return need_content_language(request)
+
+
 def missing(body: dict[str, Any], *paths: str) -> list[str]:
     """Dotted paths that are absent or empty in body."""
     problems = []
@@ -57,13 +66,23 @@ def missing(body: dict[str, Any], *paths: str) -> list[str]:
     return problems
 
 
-def body_validator(state: SandboxState) -> Callable[[str, Any], list[str]]:
-    """The schema check, honouring the sandbox's `validate` switch at call time."""
+async def checked_body(
+    state: SandboxState,
+    request: Request[Any, Any, Any],
+    operation_id: str,
+    error: tuple[int, str],
+    rules: Callable[[dict[str, Any]], list[str]] | None = None,
+) -> tuple[Any, Response[Any] | None]:
+    """The decoded body, or eBay's 400 for an unreadable one, for one that fails the operation's
+    schema in the shipped specs (when the sandbox validates) or for one that breaks `rules`.
 
-    def validate(operation_id: str, body: Any) -> list[str]:
-        """Problems with body against the operation's schema in the shipped eBay specs."""
-        if not state.validate:
-            return []
-        return specs.validate_body("ebay", operation_id, body)
-
-    return validate
+    `error` is the (errorId, domain) eBay reports the schema and rule problems under."""
+    body, bad = await json_body(request)
+    if bad:
+        return None, bad
+    problems = specs.validate_body("ebay", operation_id, body) if state.validate else []
+    if not problems and rules is not None and isinstance(body, dict):
+        problems = rules(body)
+    if problems:
+        return None, problems_response(problems, *error)
+    return body, None

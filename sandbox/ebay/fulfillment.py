@@ -13,8 +13,9 @@ from litestar.handlers import HTTPRouteHandler
 from sandbox.ebay.errors import FULFILLMENT_DOMAIN, ebay_error
 from sandbox.ebay.oauth import check_token
 from sandbox.ebay.state import EbayState
-from sandbox.ebay.values import now_utc, parse_iso
+from sandbox.ebay.values import now_utc
 from sandbox.state import SandboxState
+from sandbox.timestamps import parse_iso
 
 FULFILLMENT: Final = "/sell/fulfillment/v1"
 MAX_ORDERS_LIMIT: Final = 200

@@ -11,8 +11,9 @@ from litestar.handlers import HTTPRouteHandler
 
 from sandbox.ebay.new_orders import make_order, record_sale
 from sandbox.ebay.state import EbayState
-from sandbox.ebay.values import money, now_utc, parse_iso
+from sandbox.ebay.values import money, now_utc
 from sandbox.state import SandboxState
+from sandbox.timestamps import parse_iso
 
 
 def inspect_routes(state: SandboxState) -> list[HTTPRouteHandler]:

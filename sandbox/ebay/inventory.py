@@ -8,8 +8,8 @@ from litestar import Request, Response, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sandbox.ebay.checks import body_validator, json_body, need_content_language
-from sandbox.ebay.errors import INVENTORY_DOMAIN, ebay_error, problems_response
+from sandbox.ebay.checks import checked_body, write_refusal
+from sandbox.ebay.errors import INVENTORY_DOMAIN, ebay_error
 from sandbox.ebay.oauth import check_token
 from sandbox.ebay.state import EbayState
 from sandbox.state import SandboxState
@@ -23,8 +23,6 @@ def inventory_routes(state: SandboxState) -> list[HTTPRouteHandler]:
 
     def ebay() -> EbayState:
         return state.ebay
-
-    validate = body_validator(state)
 
     # --- Inventory API: location ---
 
@@ -48,14 +46,15 @@ def inventory_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         denied = check_token(state, request)
         if denied:
             return denied
-        body, bad = await json_body(request)
+        body, bad = await checked_body(
+            state,
+            request,
+            "createInventoryLocation",
+            (25801, INVENTORY_DOMAIN),
+            lambda b: _location_rules(key, b),
+        )
         if bad:
             return bad
-        problems = validate("createInventoryLocation", body)
-        if not problems and isinstance(body, dict):
-            problems = _location_rules(key, body)
-        if problems:
-            return problems_response(problems, 25801, INVENTORY_DOMAIN)
         store = ebay()
         if key in store.locations:
             return ebay_error(
@@ -75,12 +74,9 @@ def inventory_routes(state: SandboxState) -> list[HTTPRouteHandler]:
 
     @put(f"{INVENTORY}/inventory_item/{{sku:str}}")
     async def put_item(sku: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
-        denied = check_token(state, request)
-        if denied:
-            return denied
-        bad_language = need_content_language(request)
-        if bad_language:
-            return bad_language
+        refusal = write_refusal(state, request)
+        if refusal:
+            return refusal
         if len(sku) > MAX_SKU:
             return ebay_error(
                 400,
@@ -88,12 +84,11 @@ def inventory_routes(state: SandboxState) -> list[HTTPRouteHandler]:
                 "This is an invalid value for a SKU. Only alphanumeric characters can be used for "
                 "SKUs, and their length must not exceed 50 characters.",
             )
-        body, bad = await json_body(request)
+        body, bad = await checked_body(
+            state, request, "createOrReplaceInventoryItem", (25709, INVENTORY_DOMAIN)
+        )
         if bad:
             return bad
-        problems = validate("createOrReplaceInventoryItem", body)
-        if problems:
-            return problems_response(problems, 25709, INVENTORY_DOMAIN)
         store = ebay()
         # createOrReplaceInventoryItem replaces the whole record.
         store.inventory_items[sku] = {**body, "sku": sku}

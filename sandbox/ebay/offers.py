@@ -8,8 +8,8 @@ from litestar import Request, Response, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sandbox.ebay.checks import body_validator, json_body, missing, need_content_language
-from sandbox.ebay.errors import INVENTORY_DOMAIN, ebay_error, problems_response, publish_error
+from sandbox.ebay.checks import checked_body, missing, write_refusal
+from sandbox.ebay.errors import INVENTORY_DOMAIN, ebay_error, publish_error
 from sandbox.ebay.inventory import INVENTORY
 from sandbox.ebay.oauth import check_token
 from sandbox.ebay.publish_rules import publish_problems
@@ -39,8 +39,6 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
 
     def ebay() -> EbayState:
         return state.ebay
-
-    validate = body_validator(state)
 
     # --- Inventory API: offers ---
 
@@ -87,20 +85,18 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
 
     @post(f"{INVENTORY}/offer", status_code=201)
     async def create_offer(request: Request[Any, Any, Any]) -> Response[Any]:
-        denied = check_token(state, request)
-        if denied:
-            return denied
-        bad_language = need_content_language(request)
-        if bad_language:
-            return bad_language
-        body, bad = await json_body(request)
+        refusal = write_refusal(state, request)
+        if refusal:
+            return refusal
+        body, bad = await checked_body(
+            state,
+            request,
+            "createOffer",
+            (25709, INVENTORY_DOMAIN),
+            lambda b: missing(b, "sku", "marketplaceId", "format"),
+        )
         if bad:
             return bad
-        problems = validate("createOffer", body)
-        if not problems and isinstance(body, dict):
-            problems = missing(body, "sku", "marketplaceId", "format")
-        if problems:
-            return problems_response(problems, 25709, INVENTORY_DOMAIN)
         store = ebay()
         if body["sku"] not in store.inventory_items:
             return ebay_error(
@@ -130,12 +126,18 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         store.offers[offer_id] = {**body, "offerId": offer_id, "status": "UNPUBLISHED"}
         return Response(content={"offerId": offer_id}, status_code=201)
 
-    @get(f"{INVENTORY}/offer/{{offer_id:str}}")
-    async def get_offer(offer_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
+    def known_offer(
+        offer_id: str, request: Request[Any, Any, Any]
+    ) -> dict[str, Any] | Response[Any]:
+        """The offer, or eBay's refusal of the token or of an unknown offerId."""
         denied = check_token(state, request)
         if denied:
             return denied
-        offer = _offer_or_404(ebay(), offer_id)
+        return _offer_or_404(ebay(), offer_id)
+
+    @get(f"{INVENTORY}/offer/{{offer_id:str}}")
+    async def get_offer(offer_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
+        offer = known_offer(offer_id, request)
         if isinstance(offer, Response):
             return offer
         return Response(content=_offer_view(offer), status_code=200)
@@ -144,22 +146,16 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
     async def update_offer(
         offer_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[Any]:
-        denied = check_token(state, request)
-        if denied:
-            return denied
-        bad_language = need_content_language(request)
-        if bad_language:
-            return bad_language
+        refusal = write_refusal(state, request)
+        if refusal:
+            return refusal
         store = ebay()
         offer = _offer_or_404(store, offer_id)
         if isinstance(offer, Response):
             return offer
-        body, bad = await json_body(request)
+        body, bad = await checked_body(state, request, "updateOffer", (25709, INVENTORY_DOMAIN))
         if bad:
             return bad
-        problems = validate("updateOffer", body)
-        if problems:
-            return problems_response(problems, 25709, INVENTORY_DOMAIN)
         # updateOffer replaces the offer; the keys (sku, marketplace, format) and state stay.
         kept = {k: offer[k] for k in ("offerId", "sku", "marketplaceId", "format", "status")}
         if "listing" in offer:
@@ -180,13 +176,10 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
     async def publish_offer(
         offer_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[Any]:
-        denied = check_token(state, request)
-        if denied:
-            return denied
-        store = ebay()
-        offer = _offer_or_404(store, offer_id)
+        offer = known_offer(offer_id, request)
         if isinstance(offer, Response):
             return offer
+        store = ebay()
         issues = publish_problems(store, offer)
         if issues:
             return publish_error(issues)
@@ -208,10 +201,7 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
     async def withdraw_offer(
         offer_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[Any]:
-        denied = check_token(state, request)
-        if denied:
-            return denied
-        offer = _offer_or_404(ebay(), offer_id)
+        offer = known_offer(offer_id, request)
         if isinstance(offer, Response):
             return offer
         if offer["status"] != "PUBLISHED":

@@ -19,15 +19,6 @@ def iso(moment: datetime) -> str:
     )
 
 
-def parse_iso(value: str) -> datetime | None:
-    """An ISO 8601 timestamp (naive ones taken as UTC), or None if unreadable."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def money(value: Any) -> Decimal | None:
     """A finite Decimal from eBay's string amounts, or None (never a float)."""
     if not isinstance(value, str):

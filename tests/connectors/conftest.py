@@ -5,6 +5,7 @@
 - `api_config`: ApiConfig with every base URL pointed at the sandbox and tiny backoffs.
 - `sleeps` / `api`: an ApiClient on a fresh httpx.AsyncClient whose `sleep` only records the waits.
 - `inject(sandbox, **fault)`: install a fault (see sandbox.faults.FaultSpec); returns it as JSON.
+- `tokens_for_an_hour(access, refresh)`: tokens our clock trusts, to test what the marketplace says.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import random
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from connectors.base import TokenSet
 from connectors.config import ApiConfig
 from connectors.http import ApiClient
 from sandbox.app import create_app
@@ -60,6 +63,16 @@ def inject(sandbox: Sandbox, **fault: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     installed: dict[str, Any] = response.json()
     return installed
+
+
+def tokens_for_an_hour(access_token: str, refresh_token: str | None) -> TokenSet:
+    """Tokens our clock deems good for an hour, so no refresh happens before the marketplace
+    itself refuses them."""
+    return TokenSet(
+        access_token=access_token,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        refresh_token=refresh_token,
+    )
 
 
 @pytest.fixture(scope="session")

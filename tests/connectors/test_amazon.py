@@ -14,11 +14,11 @@ import msgspec
 import pytest
 
 from connectors.amazon import AmazonChannel
-from connectors.base import ChannelAccount, ListingRequest, TokenSet
+from connectors.base import ChannelAccount, ListingRequest
 from connectors.config import ApiConfig
 from connectors.errors import AuthenticationError, PermanentChannelError
 from connectors.http import ApiClient
-from tests.connectors.conftest import Sandbox, inject
+from tests.connectors.conftest import Sandbox, inject, tokens_for_an_hour
 
 SELLER = "A2SELLER0001"
 MARKETPLACE = "ATVPDKIKX0DER"
@@ -174,11 +174,7 @@ async def test_expired_token_answer_refreshes_once_and_retries(
     _control(sandbox, "POST", "/_sandbox/token-ttl", {"seconds": 7200})
     # Our clock says the token is good for an hour; Amazon says it has expired.
     stale = account.tokens.access_token
-    account.tokens = TokenSet(
-        access_token=stale,
-        expires_at=datetime.now(UTC) + timedelta(hours=1),
-        refresh_token=account.tokens.refresh_token,
-    )
+    account.tokens = tokens_for_an_hour(stale, account.tokens.refresh_token)
 
     created = await channel.create_listing(account, _listing())
 
@@ -197,11 +193,7 @@ async def test_expired_token_answer_refreshes_once_and_retries(
 async def test_refresh_refused_is_authentication_error_without_secrets(
     channel: AmazonChannel, account: ChannelAccount, api_config: ApiConfig
 ) -> None:
-    account.tokens = TokenSet(
-        access_token="Atza|unknown-token-value",
-        expires_at=datetime.now(UTC) + timedelta(hours=1),
-        refresh_token="Atzr|revoked-refresh-token",
-    )
+    account.tokens = tokens_for_an_hour("Atza|unknown-token-value", "Atzr|revoked-refresh-token")
     with pytest.raises(AuthenticationError) as info:
         await channel.monitor_listing(account, "cr-x", "cr-x")
     text = str(info.value)

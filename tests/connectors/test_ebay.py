@@ -11,7 +11,7 @@ import httpx
 import msgspec
 import pytest
 
-from connectors.base import ChannelAccount, ListingRequest, TokenSet
+from connectors.base import ChannelAccount, ListingRequest
 from connectors.config import ApiConfig
 from connectors.ebay import EbayChannel, ebay_error_message
 from connectors.errors import (
@@ -20,7 +20,7 @@ from connectors.errors import (
     TransientChannelError,
 )
 from connectors.http import ApiClient
-from tests.connectors.conftest import inject
+from tests.connectors.conftest import inject, tokens_for_an_hour
 
 INVENTORY = "/sell/inventory/v1"
 
@@ -183,11 +183,7 @@ async def test_a_401_refreshes_once_and_retries(
     ebay: EbayChannel, account: ChannelAccount, sandbox: Any
 ) -> None:
     # The sandbox no longer knows this token (as after a revocation), though it has not "expired".
-    account.tokens = TokenSet(
-        access_token="v^1.1#i^1#revoked",
-        expires_at=datetime.now(UTC) + timedelta(hours=1),
-        refresh_token=account.tokens.refresh_token,
-    )
+    account.tokens = tokens_for_an_hour("v^1.1#i^1#revoked", account.tokens.refresh_token)
     state = await ebay.create_listing(account, _listing())
 
     assert state.status == "active"
@@ -202,10 +198,8 @@ async def test_a_401_refreshes_once_and_retries(
 async def test_refused_refresh_is_an_authentication_error_without_tokens(
     ebay: EbayChannel, account: ChannelAccount, api_config: ApiConfig
 ) -> None:
-    account.tokens = TokenSet(
-        access_token="v^1.1#i^1#revoked-access-token",
-        expires_at=datetime.now(UTC) + timedelta(hours=1),
-        refresh_token="v^1.1#i^1#r^1#revoked-refresh-token",
+    account.tokens = tokens_for_an_hour(
+        "v^1.1#i^1#revoked-access-token", "v^1.1#i^1#r^1#revoked-refresh-token"
     )
     with pytest.raises(AuthenticationError) as caught:
         await ebay.monitor_listing(account, "cr-x", "5000000001")
@@ -342,26 +336,13 @@ async def test_create_after_a_lost_answer_does_not_duplicate(
     ebay: EbayChannel, account: ChannelAccount, sandbox: Any
 ) -> None:
     # An earlier attempt created item and offer, then its answer was lost before publish.
-    item = await _raw(
-        sandbox,
-        account,
-        "PUT",
-        f"{INVENTORY}/inventory_item/cr-acme-8812-4410",
-        {"product": {"title": "Linen shirt"}},
+    offer_id = await _unpublished_offer(
+        sandbox, account, "cr-acme-8812-4410", {"title": "Linen shirt"}
     )
-    assert item.status_code == 204
-    created = await _raw(
-        sandbox,
-        account,
-        "POST",
-        f"{INVENTORY}/offer",
-        {"sku": "cr-acme-8812-4410", "marketplaceId": "EBAY_US", "format": "FIXED_PRICE"},
-    )
-    assert created.status_code == 201
 
     state = await ebay.create_listing(account, _listing(quantity=4))
 
-    assert state.external_listing_id == created.json()["offerId"]
+    assert state.external_listing_id == offer_id
     offers = await _get(sandbox, "/_sandbox/ebay/offers")
     assert len(offers) == 1
     assert offers[0]["status"] == "PUBLISHED"
@@ -492,6 +473,26 @@ async def _raw(
         return await client.request(method, path, json=body, headers=headers)
 
 
+async def _unpublished_offer(
+    sandbox: Any, account: ChannelAccount, sku: str, product: dict[str, Any]
+) -> str:
+    """Create the inventory item and its offer straight on the sandbox; the new offerId."""
+    item = await _raw(
+        sandbox, account, "PUT", f"{INVENTORY}/inventory_item/{sku}", {"product": product}
+    )
+    assert item.status_code == 204
+    created = await _raw(
+        sandbox,
+        account,
+        "POST",
+        f"{INVENTORY}/offer",
+        {"sku": sku, "marketplaceId": "EBAY_US", "format": "FIXED_PRICE"},
+    )
+    assert created.status_code == 201
+    offer_id: str = created.json()["offerId"]
+    return offer_id
+
+
 def _messages(response: httpx.Response) -> str:
     return " | ".join(
         f"{e['errorId']} {e['message']} {e.get('longMessage', '')}"
@@ -499,23 +500,54 @@ def _messages(response: httpx.Response) -> str:
     )
 
 
-async def test_sandbox_refuses_wrong_types_in_the_inventory_item(
-    sandbox: Any, account: ChannelAccount
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        pytest.param(
+            "PUT",
+            f"{INVENTORY}/inventory_item/sku-1",
+            {
+                "availability": {"shipToLocationAvailability": {"quantity": "ten"}},
+                "product": {"title": 5},
+            },
+            ("quantity", "title"),
+            id="inventory-item-with-wrong-types",
+        ),
+        pytest.param(
+            "POST",
+            f"{INVENTORY}/offer",
+            {"availableQuantity": 3},
+            ("Missing field sku.", "Missing field marketplaceId.", "Missing field format."),
+            id="offer-missing-its-keys",
+        ),
+        pytest.param(
+            "POST",
+            f"{INVENTORY}/offer",
+            {
+                "sku": "s",
+                "marketplaceId": "EBAY_US",
+                "format": "FIXED_PRICE",
+                "availableQuantity": "many",
+                "pricingSummary": {"price": {"value": 19.99}},
+            },
+            ("availableQuantity", "value"),
+            id="offer-with-wrong-types",
+        ),
+    ],
+)
+async def test_sandbox_refuses_a_bad_body_naming_each_problem(
+    sandbox: Any,
+    account: ChannelAccount,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    expected: tuple[str, ...],
 ) -> None:
-    response = await _raw(
-        sandbox,
-        account,
-        "PUT",
-        f"{INVENTORY}/inventory_item/sku-1",
-        {
-            "availability": {"shipToLocationAvailability": {"quantity": "ten"}},
-            "product": {"title": 5},
-        },
-    )
+    response = await _raw(sandbox, account, method, path, body)
     assert response.status_code == 400
     text = _messages(response)
-    assert "quantity" in text
-    assert "title" in text
+    for problem in expected:
+        assert problem in text
 
 
 async def test_sandbox_refuses_an_inventory_item_without_content_language(
@@ -533,54 +565,10 @@ async def test_sandbox_refuses_an_inventory_item_without_content_language(
     assert "Content-Language" in _messages(response)
 
 
-async def test_sandbox_refuses_an_offer_missing_its_keys(
-    sandbox: Any, account: ChannelAccount
-) -> None:
-    response = await _raw(sandbox, account, "POST", f"{INVENTORY}/offer", {"availableQuantity": 3})
-    assert response.status_code == 400
-    text = _messages(response)
-    for field in ("sku", "marketplaceId", "format"):
-        assert f"Missing field {field}." in text
-
-
-async def test_sandbox_refuses_an_offer_with_wrong_types(
-    sandbox: Any, account: ChannelAccount
-) -> None:
-    response = await _raw(
-        sandbox,
-        account,
-        "POST",
-        f"{INVENTORY}/offer",
-        {
-            "sku": "s",
-            "marketplaceId": "EBAY_US",
-            "format": "FIXED_PRICE",
-            "availableQuantity": "many",
-            "pricingSummary": {"price": {"value": 19.99}},
-        },
-    )
-    assert response.status_code == 400
-    text = _messages(response)
-    assert "availableQuantity" in text
-    assert "value" in text
-
-
 async def test_publish_requires_policies_location_price_and_item_fields(
     sandbox: Any, account: ChannelAccount
 ) -> None:
-    item = await _raw(
-        sandbox, account, "PUT", f"{INVENTORY}/inventory_item/bare-sku", {"product": {}}
-    )
-    assert item.status_code == 204
-    created = await _raw(
-        sandbox,
-        account,
-        "POST",
-        f"{INVENTORY}/offer",
-        {"sku": "bare-sku", "marketplaceId": "EBAY_US", "format": "FIXED_PRICE"},
-    )
-    assert created.status_code == 201
-    offer_id = created.json()["offerId"]
+    offer_id = await _unpublished_offer(sandbox, account, "bare-sku", {})
 
     published = await _raw(sandbox, account, "POST", f"{INVENTORY}/offer/{offer_id}/publish")
 
