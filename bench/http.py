@@ -32,19 +32,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-SAMPLE = {
-    "merchant_id": "bench",
-    "product": {
-        "product_id": "8812",
-        "variant_id": "4410",
-        "title": "Linen shirt",
-        "category": "Apparel",
-        "stock_quantity": 60,
-        "days_since_last_sale": 45,
-        "current_price": "49.99",
-    },
-    "proposal": {"proposed_price": "19.99", "duration_hours": 168},
-}
+# The CONTRACT §4 sample request (examples/, less the CLI-only "settings"), for merchant "bench".
+SAMPLE = json.loads((REPO / "examples" / "dead-stock.json").read_text())
+del SAMPLE["settings"]
+SAMPLE["merchant_id"] = "bench"
 
 
 def free_port() -> int:

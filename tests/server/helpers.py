@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,19 +35,11 @@ def connector_env(base_url: str) -> dict[str, str]:
     }
 
 
-SAMPLE: dict[str, Any] = {
-    "merchant_id": "acme",
-    "product": {
-        "product_id": "8812",
-        "variant_id": "4410",
-        "title": "Linen shirt",
-        "category": "Apparel",
-        "stock_quantity": 60,
-        "days_since_last_sale": 45,
-        "current_price": "49.99",
-    },
-    "proposal": {"proposed_price": "19.99", "duration_hours": 168},
-}
+# The CONTRACT §4 sample request, as shipped in examples/ (less the CLI-only "settings").
+SAMPLE: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "dead-stock.json").read_text()
+)
+del SAMPLE["settings"]
 
 
 def decide_body(merchant_id: str = "acme", **product: Any) -> dict[str, Any]:
