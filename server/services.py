@@ -25,6 +25,7 @@ from server.errors import Unavailable
 from server.merchants import MerchantStore
 from server.metrics import Metrics
 from server.policy_store import PolicyStore
+from server.policy_sync import PolicySync
 from server.secrets_box import SecretBox
 from server.tables import Tables, build_tables
 
@@ -43,6 +44,7 @@ class Services:
         self._merchants: MerchantStore | None = None
         self._decision_log: DecisionLog | None = None
         self.redis: Any = None
+        self.policy_sync: PolicySync | None = None
         self.http: httpx.AsyncClient | None = None
         self.secret_box: SecretBox | None = (
             SecretBox(config.secret_key) if config.secret_key else None
@@ -69,6 +71,8 @@ class Services:
             import redis.asyncio as redis_asyncio
 
             self.redis = redis_asyncio.from_url(self.config.redis_url)
+            self.policy_sync = PolicySync(self.redis, self.policies)
+            await self.policy_sync.start()
         self.http = httpx.AsyncClient()
         try:
             await self.policies.reload()
@@ -91,6 +95,8 @@ class Services:
             await self._decision_log.drain()
         if self.http is not None:
             await self.http.aclose()
+        if self.policy_sync is not None:
+            await self.policy_sync.stop()
         if self.redis is not None:
             await self.redis.aclose()
         if isinstance(self._db, PostgresEngine):

@@ -30,7 +30,10 @@ class PolicyController(Controller):
 
     @post("/reload", status_code=200, responses=problem_responses(401, 403, 422))
     async def reload(self, request: Request[Any, Any, Any]) -> PolicyList:
-        """Re-read the policy folder; on any problem the previous policies stay in force."""
+        """Re-read the policy folder; on any problem the previous policies stay in force.
+
+        Every other worker sharing the Redis reloads too (server.policy_sync).
+        """
         svc = services(request)
         await svc.authorize(request)
         try:
@@ -39,4 +42,6 @@ class PolicyController(Controller):
             svc.metrics.reloads.labels("refused").inc()
             raise
         svc.metrics.reloads.labels("ok").inc()
+        if svc.policy_sync is not None:
+            await svc.policy_sync.announce()
         return PolicyList(policies=summary)
