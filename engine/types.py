@@ -29,7 +29,7 @@ def _check_price(value: Decimal | None, name: str) -> None:
 
 # A typing.Union (not `|`) so the API's OpenAPI plugin can name it: generated
 # from the union, the schema would be a oneOf where every integer matches both
-# "integer" and "number" (server/openapi_types.py).
+# "integer" and "number" (server/api/openapi.py).
 ParamValue = Union[bool, int, float, str, list[str]]  # noqa: UP007
 ParamSource = Literal["policy", "merchant_file", "settings", "request"]
 

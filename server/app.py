@@ -11,15 +11,15 @@ from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from server.api.controllers.credentials import CredentialsController
+from server.api.controllers.decide import DecideController
+from server.api.controllers.health import HealthController
+from server.api.controllers.merchants import MerchantController
+from server.api.controllers.policies import PolicyController
+from server.api.openapi import ParamValueSchema
+from server.api.problems import exception_handlers
 from server.config import ServiceConfig
-from server.controllers.credentials import CredentialsController
-from server.controllers.decide import DecideController
-from server.controllers.health import HealthController
-from server.controllers.merchants import MerchantController
-from server.controllers.policies import PolicyController
 from server.metrics import Metrics, metrics_middleware
-from server.openapi_types import ParamValueSchema
-from server.problems import exception_handlers
 from server.services import Services
 
 

@@ -19,15 +19,15 @@ from piccolo.engine.postgres import PostgresEngine
 from engine.problems import PolicyProblems
 from server import auth
 from server.config import ServiceConfig
-from server.database import make_engine, migrate
-from server.decision_log import DecisionLog
+from server.db.connection import make_engine, migrate
+from server.db.decision_log import DecisionLog
+from server.db.merchants import MerchantStore
+from server.db.secrets_box import SecretBox
+from server.db.tables import Tables, build_tables
 from server.errors import Unavailable
-from server.merchants import MerchantStore
 from server.metrics import Metrics
 from server.policy_store import PolicyStore
 from server.policy_sync import PolicySync
-from server.secrets_box import SecretBox
-from server.tables import Tables, build_tables
 
 log = logging.getLogger(__name__)
 

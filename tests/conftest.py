@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from server.redis_private import PrivateRedis, redis_answers
+from server.processes.redis_private import PrivateRedis, redis_answers
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):

@@ -25,7 +25,7 @@ from connectors.config import ApiConfig
 from connectors.http import ApiClient
 from sandbox.app import create_app
 from sandbox.state import SandboxState
-from server.uvicorn_thread import UvicornThread
+from server.processes.uvicorn_thread import UvicornThread
 
 EBAY_CLIENT_ID = "sandbox-ebay-client-id"
 EBAY_CLIENT_SECRET = "sandbox-ebay-client-secret"

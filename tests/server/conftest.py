@@ -22,8 +22,8 @@ import pytest
 
 from server.app import create_app
 from server.config import REPO_POLICY_DIR, ServiceConfig
-from server.redis_private import free_port
-from server.uvicorn_thread import UvicornThread
+from server.processes.redis_private import free_port
+from server.processes.uvicorn_thread import UvicornThread
 from tests.server.helpers import Api, connector_env, live_server
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"

@@ -12,8 +12,8 @@ import httpx
 from litestar import Litestar
 
 from server.config import ServiceConfig
-from server.redis_private import free_port
-from server.uvicorn_thread import UvicornThread
+from server.processes.redis_private import free_port
+from server.processes.uvicorn_thread import UvicornThread
 
 
 def live_server(app: Litestar) -> UvicornThread:

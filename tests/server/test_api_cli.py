@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from server.cli import main
-from server.redis_private import PrivateRedis, free_port, redis_answers
+from server.cli.main import main
+from server.processes.redis_private import PrivateRedis, free_port, redis_answers
 from tests.server.helpers import decide_body
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,10 +13,10 @@ import pytest
 
 from server.app import create_app
 from server.config import ServiceConfig
-from server.credentials import CredentialStore
-from server.database import make_engine
-from server.secrets_box import SecretBox
-from server.tables import build_tables
+from server.db.connection import make_engine
+from server.db.credentials import CredentialStore
+from server.db.secrets_box import SecretBox
+from server.db.tables import build_tables
 from tests.server.helpers import Api, connector_env, live_server
 
 PATH = "/v1/merchants/acme/channels/{channel}/credentials"

@@ -35,7 +35,7 @@ def test_ready_is_503_without_redis_and_names_it(config: ServiceConfig) -> None:
 
 
 def test_ready_is_503_when_redis_does_not_answer(config: ServiceConfig) -> None:
-    from server.redis_private import free_port
+    from server.processes.redis_private import free_port
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
     with serving(dataclasses.replace(config, redis_url=dead)) as client:

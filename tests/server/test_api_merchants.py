@@ -7,8 +7,8 @@ import asyncio
 import hashlib
 from typing import Any
 
-from server.database import make_engine
-from server.tables import build_tables
+from server.db.connection import make_engine
+from server.db.tables import build_tables
 from tests.server.helpers import Api, decide_body
 
 

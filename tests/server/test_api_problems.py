@@ -11,7 +11,7 @@ from litestar.testing import RequestFactory
 from engine.problems import PolicyProblems, Problem
 from engine.types import DecisionError
 from server import auth, errors
-from server.problems import PROBLEM_JSON, handle_exception, problem_map
+from server.api.problems import PROBLEM_JSON, handle_exception, problem_map
 
 TABLE: list[tuple[Exception, int]] = [
     (auth.Unauthenticated("no token"), 401),

@@ -12,12 +12,12 @@ import pytest
 from engine import Engine, load_policy_dir
 from engine.types import DecideRequest, Settings
 from server.config import REPO_POLICY_DIR
-from server.credentials import CredentialStore
-from server.database import make_engine, migrate, migration_modules
-from server.decision_log import DecisionLog
-from server.merchants import MerchantStore
-from server.secrets_box import SecretBox, SecretBoxError
-from server.tables import build_tables
+from server.db.connection import make_engine, migrate, migration_modules
+from server.db.credentials import CredentialStore
+from server.db.decision_log import DecisionLog
+from server.db.merchants import MerchantStore
+from server.db.secrets_box import SecretBox, SecretBoxError
+from server.db.tables import build_tables
 from tests.server.helpers import decide_body
 
 

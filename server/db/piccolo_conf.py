@@ -2,7 +2,7 @@
 
 Piccolo finds its engine through a module attribute `DB`. We never build an
 engine at import time, so `DB` is resolved on access from the engine that
-`server.database.migrate` is currently applying migrations to.
+`server.db.connection.migrate` is currently applying migrations to.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _stored_settings(merchant_id: str) -> Any:
     """The merchant's settings from the configured database, or None for the defaults."""
-    from server.settings_lookup import stored_settings
+    from server.cli.settings_lookup import stored_settings
 
     return stored_settings(merchant_id)
 

@@ -67,7 +67,7 @@ class DecisionBatch(msgspec.Struct, frozen=True):
 
 class ChannelCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Union of the fields of CONTRACT §4's credentials bodies; each channel
-    checks its own set (see `server.credentials`)."""
+    checks its own set (see `server.db.credentials`)."""
 
     authorization_code: Secret | None = None
     refresh_token: Secret | None = None

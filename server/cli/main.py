@@ -1,18 +1,18 @@
 """The `channel-router` command.
 
 Each area registers its own sub-commands, so this file only composes them:
-policy tooling (`server.cli_policy`), the service processes
-(`server.cli_service`) and the marketplace sandbox (`sandbox.cli`).
+policy tooling (`server.cli.policy`), the service processes
+(`server.cli.service`) and the marketplace sandbox (`sandbox.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from sandbox import cli as sandbox_cli
-from server import cli_policy, cli_service
+from server.cli import policy as cli_policy
+from server.cli import service as cli_service
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     code: int = args.handler(args)
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

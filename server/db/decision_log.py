@@ -22,8 +22,8 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from engine.types import DecideRequest, Decision
+from server.db.tables import Tables
 from server.errors import Unavailable
-from server.tables import Tables
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from litestar.params import JSONBody
 
 from connectors.registry import EXTERNAL_CHANNELS
 from engine.types import Settings
-from server.api_types import CreateMerchant, EffectiveSettings, MerchantCreated
-from server.controllers.common import BEARER, MerchantId, problem_responses, services
+from server.api.controllers.common import BEARER, MerchantId, problem_responses, services
+from server.api.types import CreateMerchant, EffectiveSettings, MerchantCreated
 from server.errors import InvalidInput
 
 

@@ -8,7 +8,7 @@ from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
-from server.problems import PROBLEM_JSON, ProblemDetails
+from server.api.problems import PROBLEM_JSON, ProblemDetails
 from server.services import Services
 
 # Path segments naming a merchant or a channel: the same shape as in bodies.

@@ -7,9 +7,16 @@ from typing import Any
 from litestar import Controller, Request, put
 from litestar.params import JSONBody
 
-from server.api_types import ChannelCredentials
-from server.controllers.common import BEARER, ChannelPath, MerchantId, problem_responses, services
-from server.credentials import CredentialStore, connect_account, credential_fields
+from server.accounts import connect_account, credential_fields
+from server.api.controllers.common import (
+    BEARER,
+    ChannelPath,
+    MerchantId,
+    problem_responses,
+    services,
+)
+from server.api.types import ChannelCredentials
+from server.db.credentials import CredentialStore
 from server.errors import NotFound, Unavailable
 
 

@@ -25,9 +25,9 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from server import migrations as migrations_package
-from server import piccolo_conf
-from server.tables import Tables, build_tables
+from server.db import migrations as migrations_package
+from server.db import piccolo_conf
+from server.db.tables import Tables, build_tables
 
 log = logging.getLogger(__name__)
 

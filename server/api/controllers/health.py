@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 
-from server.api_types import Health, Readiness
-from server.controllers.common import services
+from server.api.controllers.common import services
+from server.api.types import Health, Readiness
 from server.metrics import CONTENT_TYPE
 
 

@@ -9,9 +9,9 @@ from litestar import Controller, Request, post
 from litestar.params import FromQuery, JSONBody
 
 from engine.types import DecideRequest, Decision, DecisionError, Settings
-from server.api_types import DecideBatch, DecisionBatch
+from server.api.controllers.common import BEARER, problem_responses, services
+from server.api.types import DecideBatch, DecisionBatch
 from server.auth import Forbidden
-from server.controllers.common import BEARER, problem_responses, services
 from server.errors import InvalidInput
 
 _YIELD_EVERY = 500

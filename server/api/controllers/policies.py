@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 
 from engine import PolicySummary
 from engine.problems import PolicyProblems
-from server.controllers.common import BEARER, problem_responses, services
+from server.api.controllers.common import BEARER, problem_responses, services
 
 
 class PolicyList(msgspec.Struct, frozen=True):

@@ -19,8 +19,8 @@ import msgspec
 
 from engine.types import Settings
 from server import auth
+from server.db.tables import Tables
 from server.errors import Conflict, NotFound
-from server.tables import Tables
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from engine.types import Settings
 from server.config import DEFAULT_DATABASE_URL
-from server.database import make_engine, sqlite_path
-from server.merchants import MerchantStore
-from server.tables import build_tables
+from server.db.connection import make_engine, sqlite_path
+from server.db.merchants import MerchantStore
+from server.db.tables import build_tables
 
 
 class SettingsUnavailable(RuntimeError):

@@ -71,7 +71,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     import asyncio
 
     from server.config import ServiceConfig
-    from server.database import DatabaseUrlError, make_engine, migrate
+    from server.db.connection import DatabaseUrlError, make_engine, migrate
 
     config = ServiceConfig.from_env()
     try:
@@ -111,8 +111,8 @@ def secret_key_file(path: Path) -> str:
 def _start_sandbox() -> tuple[Any, str]:
     """The built-in marketplace sandbox on a free port."""
     from sandbox.app import create_app as create_sandbox
-    from server.redis_private import free_port
-    from server.uvicorn_thread import UvicornThread
+    from server.processes.redis_private import free_port
+    from server.processes.uvicorn_thread import UvicornThread
 
     server = UvicornThread(create_sandbox(), port=free_port()).start()
     return server, server.url
@@ -124,7 +124,7 @@ def run_up(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.config import ServiceConfig
-    from server.redis_private import PrivateRedis
+    from server.processes.redis_private import PrivateRedis
 
     env = dict(os.environ)
     notes: list[str] = []

@@ -1,0 +1,1 @@
+"""The HTTP API: controllers (one per resource), request/response types, problem+json."""

@@ -1,0 +1,1 @@
+"""The `channel-router` command: `main` composes the sub-commands of each area."""

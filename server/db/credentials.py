@@ -1,0 +1,62 @@
+"""Encrypted channel accounts per merchant and channel (write-only towards the API)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from server.db.secrets_box import SecretBox
+from server.db.tables import Tables
+from server.errors import Unavailable
+
+
+class CredentialStore:
+    """Encrypted channel accounts per merchant and channel."""
+
+    def __init__(self, tables: Tables, box: SecretBox | None) -> None:
+        self._table = tables.channel_credential
+        self._box = box
+
+    def _require_box(self) -> SecretBox:
+        if self._box is None:
+            raise Unavailable("credentials cannot be stored: CHANNEL_ROUTER_SECRET_KEY is not set")
+        return self._box
+
+    async def save(self, merchant_id: str, channel: str, account: Any) -> None:
+        """Seal the msgspec-encoded account and upsert it."""
+        box = self._require_box()
+        ciphertext = box.seal(msgspec.json.encode(account))
+        table = self._table
+        now = datetime.now(UTC)
+        # One statement: two concurrent connects of the same account cannot collide.
+        await (
+            table.insert(
+                table(
+                    credential_key=f"{merchant_id}:{channel}",
+                    merchant_id=merchant_id,
+                    channel=channel,
+                    ciphertext=ciphertext,
+                    updated_at=now,
+                )
+            )
+            .on_conflict(
+                target=table.credential_key,
+                action="DO UPDATE",
+                values=[table.ciphertext, table.updated_at],
+            )
+            .run()
+        )
+
+    async def load(self, merchant_id: str, channel: str) -> bytes | None:
+        """The decrypted msgspec JSON of the stored account, or None."""
+        table = self._table
+        rows = await (
+            table.select(table.ciphertext)
+            .where(table.credential_key == f"{merchant_id}:{channel}")
+            .run()
+        )
+        if not rows:
+            return None
+        return self._require_box().open(rows[0]["ciphertext"])

@@ -1,0 +1,1 @@
+"""Child processes and threads the service starts itself: a private Redis, uvicorn in a thread."""
