@@ -10,6 +10,8 @@ Why it looks the way it does:
 - Cancelling first PATCHes `fulfillment_availability` to quantity 0, then DELETEs the listings
   item: both are processed asynchronously, and the zero quantity stops sales even when the delete
   fails or lags.
+- `validate_listing` sends the same PUT with `mode=VALIDATION_PREVIEW`: Amazon validates it against
+  the product type and answers VALID or INVALID with issues, and changes nothing.
 - Sales come from Orders v0 getOrders/getOrderItems (deprecated but supported); `ItemPrice` is
   already the total for the quantity ordered, so it is the revenue as is.
 """
@@ -29,15 +31,18 @@ import msgspec
 from connectors.base import (
     ChannelAccount,
     ExternalChannel,
+    ListingProblem,
     ListingRequest,
     ListingState,
     ListingStatus,
+    ListingValidation,
     SyncedSale,
     TokenSet,
     authorization_code_form,
 )
 from connectors.errors import AuthenticationError, PermanentChannelError
 from connectors.http import redact
+from connectors.rate_budget import BudgetRequest
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -401,6 +406,7 @@ class AmazonChannel(ExternalChannel):
                     params=dict(params) if params else None,
                     content=content,
                     error_message=error_message,
+                    budget_request=BudgetRequest(account_key=account.seller_id or ""),
                 )
             except PermanentChannelError as exc:
                 if rejected and attempt == 0:
@@ -503,6 +509,63 @@ class AmazonChannel(ExternalChannel):
             quantity_available=listing.quantity,
             price=listing.price,
             detail=f"submission {submission.submissionId} ACCEPTED; not live until BUYABLE",
+        )
+
+    async def validate_listing(
+        self, account: ChannelAccount, listing: ListingRequest
+    ) -> ListingValidation:
+        """putListingsItem with mode=VALIDATION_PREVIEW: Amazon's verdict, nothing stored."""
+        problems = _local_problems(listing)
+        try:
+            body = self.listing_body(account, listing)
+        except PermanentChannelError as exc:
+            return ListingValidation(
+                channel=self.name,
+                checked_by="local",
+                problems=[*problems, ListingProblem(self.name, "condition", exc.message)],
+            )
+        if problems:
+            return ListingValidation(channel=self.name, checked_by="local", problems=problems)
+        response = await self._sp_call(
+            account,
+            "PUT",
+            self._listing_path(account, listing.sku),
+            params={"marketplaceIds": account.marketplace_id, "mode": "VALIDATION_PREVIEW"},
+            body=body,
+        )
+        if response is None:
+            raise PermanentChannelError("putListingsItem answered 404", api=API, status=404)
+        submission = _decode(response, _Submission)
+        found = [
+            ListingProblem(
+                channel=self.name,
+                field=(
+                    "attributes." + issue.attributeNames[0]
+                    if issue.attributeNames
+                    else "attributes"
+                ),
+                message=issue.message,
+                code=issue.code,
+                severity="error" if issue.severity == "ERROR" else "warning",
+            )
+            for issue in submission.issues
+            if issue.severity in ("ERROR", "WARNING")
+        ]
+        if submission.status not in ("VALID", "INVALID"):
+            found.append(
+                ListingProblem(
+                    self.name, "mode", f"VALIDATION_PREVIEW answered {submission.status}"
+                )
+            )
+        elif submission.status == "INVALID" and not any(p.severity == "error" for p in found):
+            found.append(
+                ListingProblem(self.name, "attributes", "Amazon found the listing INVALID")
+            )
+        return ListingValidation(
+            channel=self.name,
+            checked_by="marketplace",
+            problems=found,
+            detail=f"VALIDATION_PREVIEW {submission.status} (submission {submission.submissionId})",
         )
 
     async def monitor_listing(
@@ -682,6 +745,22 @@ class AmazonChannel(ExternalChannel):
             if not next_token:
                 return sales
             _check_progress(next_token, seen_tokens, "getOrderItems")
+
+
+def _local_problems(listing: ListingRequest) -> list[ListingProblem]:
+    """What Amazon would refuse that we can tell without asking (the preview needs a body)."""
+    problems: list[ListingProblem] = []
+    if not listing.title.strip():
+        problems.append(ListingProblem(API, "attributes.item_name", "a title is required"))
+    if listing.quantity < 0:
+        problems.append(
+            ListingProblem(API, "attributes.fulfillment_availability", "quantity must be >= 0")
+        )
+    if not listing.price.is_finite() or listing.price <= 0:
+        problems.append(
+            ListingProblem(API, "attributes.purchasable_offer", "the price must be more than 0")
+        )
+    return problems
 
 
 def _check_progress(token: str, seen: set[str], operation: str) -> None:

@@ -10,12 +10,12 @@ import abc
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Final, Literal
 
 import httpx
 import msgspec
 
-from connectors.errors import AuthenticationError
+from connectors.errors import AuthenticationError, InventoryConflict, PermanentChannelError
 
 if TYPE_CHECKING:
     from connectors.config import ApiConfig
@@ -100,6 +100,131 @@ class SyncedSale(msgspec.Struct, frozen=True):
     external_listing_id: str | None = None
 
 
+class ListingProblem(msgspec.Struct, frozen=True):
+    """Something that would stop a listing (or a campaign) from going live, found without
+    changing anything: which channel, which field of the request, and why."""
+
+    channel: str
+    field: str
+    message: str
+    code: str = ""
+    severity: Literal["error", "warning"] = "error"
+
+
+ValidationSource = Literal["marketplace", "local", "none"]
+""""marketplace": the marketplace itself judged the listing (Amazon VALIDATION_PREVIEW);
+"local": we checked its documented requirements (eBay publish rules); "none": not checked."""
+
+
+class ListingValidation(msgspec.Struct, frozen=True):
+    """The result of validating a listing without publishing it."""
+
+    channel: str
+    checked_by: ValidationSource
+    problems: list[ListingProblem] = []
+    detail: str = ""
+
+
+class InventoryLevel(msgspec.Struct, frozen=True):
+    """A store item's quantities at one location. on_hand = available + committed + reserved +
+    the other unavailable states, so units moved from available to reserved stay on hand but can
+    no longer be bought on the store."""
+
+    location_id: str
+    location_name: str
+    available: int
+    reserved: int
+    committed: int
+    on_hand: int
+
+    def quantity(self, name: str) -> int:
+        """The quantity called `name` (available, reserved, committed or on_hand)."""
+        if name not in ("available", "reserved", "committed", "on_hand"):
+            raise ValueError(f"unknown quantity name {name!r}")
+        value: int = getattr(self, name)
+        return value
+
+
+class StoreInventory(msgspec.Struct, frozen=True):
+    """A store variant's price and stock, read in one call."""
+
+    product_id: str
+    variant_id: str
+    inventory_item_id: str
+    tracked: bool
+    price: Decimal
+    levels: list[InventoryLevel]
+
+    @property
+    def available(self) -> int:
+        """Units buyable on the store now, over every location."""
+        return sum(level.available for level in self.levels)
+
+    def level(self, location_id: str | None = None) -> InventoryLevel | None:
+        """The level at `location_id`, or (None) the location with the most available units."""
+        if location_id is not None:
+            return next((lv for lv in self.levels if lv.location_id == location_id), None)
+        return max(self.levels, key=lambda lv: lv.available, default=None)
+
+
+InventoryStep = Literal["hold", "release", "sold"]
+""""hold": available -> reserved; "release": reserved -> available; "sold": reserved units leave
+the store's stock because they were sold on a marketplace."""
+
+
+class InventoryMove(msgspec.Struct, frozen=True):
+    """One change of a campaign's held units at one location of the store.
+
+    `campaign_id` names the ledger document the units are held under; `move_key` names this move
+    (unique per campaign, e.g. "hold" or "sold-ebay-<order>") and travels in the reference URI.
+    """
+
+    campaign_id: str
+    move_key: str
+    step: InventoryStep
+    inventory_item_id: str
+    location_id: str
+    quantity: int
+
+    def __post_init__(self) -> None:
+        if self.quantity < 0:
+            raise ValueError("quantity must be >= 0")
+
+
+HELD_DIRECTION: Final = {"hold": 1, "release": -1, "sold": -1}
+"""How each step changes the held (reserved) quantity, per unit."""
+
+
+def already_moved(move: InventoryMove, before: InventoryLevel, now: InventoryLevel) -> bool:
+    """Whether the level `now` shows `move` made since `before` (True) or not yet (False).
+
+    Raises InventoryConflict when the held quantity is neither, i.e. someone else changed it:
+    guessing then could move twice or not at all."""
+    expected_done = before.reserved + HELD_DIRECTION[move.step] * move.quantity
+    if now.reserved == before.reserved:
+        return move.quantity == 0
+    if now.reserved == expected_done:
+        return True
+    raise InventoryConflict(
+        f"reserved units at {move.location_id} are {now.reserved}: neither {before.reserved} "
+        f"(before the {move.step} of {move.quantity}) nor {expected_done} (after it)",
+        api="store",
+        expected=before.reserved,
+        actual=now.reserved,
+    )
+
+
+class MoveOutcome(msgspec.Struct, frozen=True):
+    """What a move did: `applied` False means it had been made already (a retry) and nothing moved
+    this time. `before` is the level the move started from, `after` the level it left."""
+
+    move: InventoryMove
+    applied: bool
+    before: InventoryLevel
+    after: InventoryLevel
+    adjustment_group_id: str | None = None
+
+
 def authorization_code_form(credentials: Mapping[str, str]) -> dict[str, str] | None:
     """The OAuth authorization-code grant form when credentials carry a code, else None.
 
@@ -156,6 +281,15 @@ class ExternalChannel(abc.ABC):
     async def sync_sales(self, account: ChannelAccount, since: datetime) -> list[SyncedSale]:
         """Sales since `since` (all pages)."""
 
+    async def validate_listing(
+        self, account: ChannelAccount, listing: ListingRequest
+    ) -> ListingValidation:
+        """Judge `listing` without publishing or changing anything. Channels that cannot say
+        answer `checked_by="none"`; the others override this."""
+        return ListingValidation(
+            channel=self.name, checked_by="none", detail="this channel cannot validate in advance"
+        )
+
     async def _ensure_fresh(self, account: ChannelAccount) -> None:
         """Refresh the access token when it expires within a minute, before using it."""
         if account.tokens.expires_at - datetime.now(UTC) <= REFRESH_MARGIN:
@@ -207,3 +341,46 @@ class StoreConnector(abc.ABC):
         self, account: ChannelAccount, product_id: str, variant_id: str, price: Decimal
     ) -> Decimal:
         """Set the price; returns the price before the change (read first) so it can be reverted."""
+
+    # Inventory holds. Not abstract, so a store platform without them still connects and prices;
+    # these then refuse with a PermanentChannelError naming the platform.
+
+    async def read_inventory(
+        self, account: ChannelAccount, product_id: str, variant_id: str
+    ) -> StoreInventory:
+        """The variant's price, inventory item and levels per location."""
+        raise self._unsupported("inventory")
+
+    async def read_level(
+        self, account: ChannelAccount, inventory_item_id: str, location_id: str
+    ) -> InventoryLevel:
+        """One inventory item's quantities at one location."""
+        raise self._unsupported("inventory")
+
+    async def move_inventory(
+        self, account: ChannelAccount, move: InventoryMove, before: InventoryLevel | None = None
+    ) -> MoveOutcome:
+        """Make `move` at most once.
+
+        `before` is the level the caller read (and recorded with its own record of the move)
+        before the first attempt. With it, a retry compares the level now with it: the move is
+        made when the held quantity is still as it was, reported as already made
+        (`applied=False`) when it shows exactly this move, and refused with InventoryConflict
+        when someone else changed it. Without it the level is read first and the move made.
+        """
+        raise self._unsupported("inventory holds")
+
+    async def set_available(
+        self,
+        account: ChannelAccount,
+        inventory_item_id: str,
+        location_id: str,
+        quantity: int,
+        compare_quantity: int,
+    ) -> InventoryLevel:
+        """Compare-and-set the available quantity: set it to `quantity` only if it is still
+        `compare_quantity` (InventoryConflict otherwise, nothing changed)."""
+        raise self._unsupported("compare-and-set of inventory")
+
+    def _unsupported(self, what: str) -> PermanentChannelError:
+        return PermanentChannelError(f"{self.name} does not support {what}", api=self.name)

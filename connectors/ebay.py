@@ -12,6 +12,9 @@ Why it looks the way it does:
   listingId changes when an offer is withdrawn and published again) and every call we make is
   keyed by it. The listingId is reported in `ListingState.detail`.
 - Fixed-price listings are good-till-cancelled, so a campaign's end is our `withdrawOffer`.
+- `validate_listing` checks the docs' "required to publish" rules on our side (`publish_problems`:
+  business policies, inventory location, category, quantity, price, title, condition) and then,
+  reading only, that the account's policies and location still exist on eBay.
 - Revenue is the line item's price (`discountedLineItemCost` when a promotion applied, else
   `lineItemCost`): what the buyer paid for the units, without shipping and tax, and never a fee.
 """
@@ -19,6 +22,7 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,14 +36,17 @@ import msgspec
 from connectors.base import (
     ChannelAccount,
     ExternalChannel,
+    ListingProblem,
     ListingRequest,
     ListingState,
     ListingStatus,
+    ListingValidation,
     SyncedSale,
     TokenSet,
     authorization_code_form,
 )
 from connectors.errors import AuthenticationError, PermanentChannelError
+from connectors.rate_budget import BudgetRequest
 
 log = logging.getLogger(__name__)
 
@@ -291,9 +298,19 @@ class EbayChannel(ExternalChannel):
             "Content-Type": "application/x-www-form-urlencoded",
         }
         url = self.config.ebay_base_url.rstrip("/") + TOKEN_PATH
+        grant = form.get("grant_type", "")
+        budget = BudgetRequest(
+            account_key=_token_key(previous), operation=f"oauth_{grant}" if grant else None
+        )
         try:
             response = await self.api.request(
-                API, "POST", url, headers=headers, data=form, error_message=ebay_error_message
+                API,
+                "POST",
+                url,
+                headers=headers,
+                data=form,
+                error_message=ebay_error_message,
+                budget_request=budget,
             )
         except AuthenticationError:
             raise
@@ -364,6 +381,7 @@ class EbayChannel(ExternalChannel):
                 params=dict(params) if params else None,
                 json=json,
                 error_message=ebay_error_message,
+                budget_request=BudgetRequest(account_key=account_key(account)),
             )
 
         return await self._authorized(account, send)
@@ -565,6 +583,56 @@ class EbayChannel(ExternalChannel):
             return existing.offerId
         return created.offerId
 
+    async def validate_listing(
+        self, account: ChannelAccount, listing: ListingRequest
+    ) -> ListingValidation:
+        """Publish rules on our side, then (reads only) the account's policies and location."""
+        problems = publish_problems(account, listing)
+        market = account.marketplace_id
+        for kind, list_key, _path, _default in _POLICY_KINDS:
+            policy_id = account.extra.get(f"{kind}_policy_id")
+            if not policy_id:
+                continue  # publish_problems reported it
+            response = await self._call(
+                account, "GET", f"{ACCOUNT}/{kind}_policy", params={"marketplace_id": market}
+            )
+            ids = {
+                str(p.get(f"{kind}PolicyId"))
+                for p in _decode_dict(response).get(list_key) or []
+                if isinstance(p, dict)
+            }
+            if policy_id not in ids:
+                problems.append(
+                    ListingProblem(
+                        self.name,
+                        f"listingPolicies.{kind}PolicyId",
+                        f"the {kind} policy {policy_id} no longer exists on eBay for {market}; "
+                        "connect the account again",
+                        code="25035",
+                    )
+                )
+        location = account.extra.get("merchant_location_key")
+        if location:
+            try:
+                await self._call(account, "GET", f"{INVENTORY}/location/{quote(location, safe='')}")
+            except PermanentChannelError as exc:
+                if exc.status != 404:
+                    raise
+                problems.append(
+                    ListingProblem(
+                        self.name,
+                        "merchantLocationKey",
+                        f"the inventory location {location} no longer exists on eBay",
+                        code="25012",
+                    )
+                )
+        return ListingValidation(
+            channel=self.name,
+            checked_by="local",
+            problems=problems,
+            detail="eBay has no validate-only call: its publish requirements were checked here",
+        )
+
     async def monitor_listing(
         self, account: ChannelAccount, sku: str, external_listing_id: str
     ) -> ListingState:
@@ -657,6 +725,107 @@ class EbayChannel(ExternalChannel):
 
 
 # --- pure helpers ---
+
+# ConditionEnum values of the Sell Inventory API (slr:ConditionEnum).
+CONDITIONS: Final = frozenset(
+    {
+        "NEW",
+        "LIKE_NEW",
+        "NEW_OTHER",
+        "NEW_WITH_DEFECTS",
+        "CERTIFIED_REFURBISHED",
+        "EXCELLENT_REFURBISHED",
+        "VERY_GOOD_REFURBISHED",
+        "GOOD_REFURBISHED",
+        "SELLER_REFURBISHED",
+        "MANUFACTURER_REFURBISHED",
+        "USED_EXCELLENT",
+        "USED_VERY_GOOD",
+        "USED_GOOD",
+        "USED_ACCEPTABLE",
+        "FOR_PARTS_OR_NOT_WORKING",
+        "PRE_OWNED_EXCELLENT",
+        "PRE_OWNED_FAIR",
+    }
+)
+
+
+def account_key(account: ChannelAccount) -> str:
+    """Whose share of eBay's application-wide daily quotas a call spends: the seller, else a
+    digest of the refresh token (stable for the account, reveals nothing)."""
+    if account.seller_id:
+        return account.seller_id
+    return _token_key(account.tokens)
+
+
+def _token_key(tokens: TokenSet | None) -> str:
+    secret = (tokens.refresh_token if tokens else None) or ""
+    if not secret:
+        return "new-account"
+    return "rt-" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def publish_problems(account: ChannelAccount, listing: ListingRequest) -> list[ListingProblem]:
+    """Every "required to publish" rule of eBay's docs the listing or the account breaks, each
+    with the offer or item field it concerns. Pure: no call is made."""
+    problems: list[ListingProblem] = []
+
+    def problem(field: str, message: str, code: str, severity: str = "error") -> None:
+        problems.append(
+            ListingProblem(
+                API, field, message, code, "warning" if severity == "warning" else "error"
+            )
+        )
+
+    for kind, code in (("fulfillment", "25007"), ("payment", "25008"), ("return", "25009")):
+        if not account.extra.get(f"{kind}_policy_id"):
+            problem(
+                f"listingPolicies.{kind}PolicyId",
+                f"no {kind} business policy is set up for this account; connect it again",
+                code,
+            )
+    if not account.extra.get("merchant_location_key"):
+        problem(
+            "merchantLocationKey",
+            "no inventory location is set up for this account; connect it again",
+            "25012",
+        )
+    configured = account.extra.get("category_id", "")
+    if configured and not configured.isdigit():
+        problem("categoryId", f"the account's category_id {configured!r} is not a number", "25005")
+    elif listing.category and not listing.category.isdigit() and not configured:
+        problem(
+            "categoryId",
+            f"{listing.category!r} is not an eBay category id: the listing goes to the default "
+            f"category {DEFAULT_CATEGORY_ID} (Everything Else > Other)",
+            "CATEGORY_DEFAULTED",
+            "warning",
+        )
+    if listing.quantity < 1:
+        problem("availableQuantity", "eBay publishes only a quantity of at least 1", "25004")
+    market = MARKETPLACES.get(account.marketplace_id)
+    if not listing.price.is_finite() or listing.price <= 0:
+        problem("pricingSummary.price.value", "the price must be more than 0", "25003")
+    elif listing.price != listing.price.quantize(Decimal("0.01")):
+        problem("pricingSummary.price.value", "the price has more than two decimals", "25003")
+    if market is not None and listing.currency != market.currency:
+        problem(
+            "pricingSummary.price.currency",
+            f"{account.marketplace_id} sells in {market.currency}, not {listing.currency}",
+            "25003",
+        )
+    if not listing.title.strip():
+        problem("product.title", "a title is required to publish", "25016")
+    elif len(listing.title) > MAX_TITLE:
+        problem(
+            "product.title",
+            f"the title is cut to eBay's {MAX_TITLE} characters",
+            "TITLE_SHORTENED",
+            "warning",
+        )
+    if (listing.condition or "NEW") not in CONDITIONS:
+        problem("condition", f"{listing.condition!r} is not an eBay condition", "25021")
+    return problems
 
 
 def _marketplace(account: ChannelAccount) -> Marketplace:

@@ -55,3 +55,14 @@ class PermanentChannelError(ChannelError):
 
 class AuthenticationError(PermanentChannelError):
     """The token exchange or refresh was refused, or a token stayed unauthorised after a refresh."""
+
+
+class InventoryConflict(PermanentChannelError):
+    """A store quantity is not what the caller expected: someone else changed it (a compare-and-set
+    failed, or a retried move finds a level that shows neither the move nor its absence).
+    Nothing was changed; `expected` and `actual` are the quantities compared."""
+
+    def __init__(self, message: str, *, api: str, expected: int, actual: int) -> None:
+        super().__init__(message, api=api, status=200)
+        self.expected = expected
+        self.actual = actual

@@ -6,6 +6,10 @@ backoff and full jitter, capped at `backoff_max_seconds`; a Retry-After header (
 date) or a throttle delay replaces the jittered wait. 2xx and 401 go back to the caller (401 so
 the connector can refresh its token once); other 4xx raise PermanentChannelError with the API's
 own message. Logs never carry headers or bodies.
+
+With a `RateBudget` (connectors.rate_budget), every attempt first waits for room in the budgets the
+call falls under (shared by all workers through Redis) and every answer is shown to the budget
+(Shopify's throttleStatus); the retry policy above stays exactly as it is.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from connectors.config import ApiConfig
 from connectors.errors import PermanentChannelError, TransientChannelError
+
+if TYPE_CHECKING:
+    from connectors.rate_budget import BudgetRequest, RateBudget
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +113,8 @@ def _request_secrets(headers: Mapping[str, str] | None, data: Any) -> list[str]:
 class ApiClient:
     """Wraps one shared httpx.AsyncClient with the retry policy of `config`.
 
-    `sleep` and `rng` are injectable so tests record the waits instead of sleeping.
+    `sleep` and `rng` are injectable so tests record the waits instead of sleeping. `budget`
+    (optional) paces calls that say whose budget they spend (`budget_request`).
     """
 
     def __init__(
@@ -116,9 +124,11 @@ class ApiClient:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         self.client = client
         self.config = config
+        self.budget = budget
         self._sleep = sleep
         self._rng = rng or random.Random()
 
@@ -143,8 +153,12 @@ class ApiClient:
         content: bytes | str | None = None,
         error_message: Callable[[httpx.Response], str] | None = None,
         is_throttled: Callable[[httpx.Response], float | None] | None = None,
+        budget_request: BudgetRequest | None = None,
     ) -> httpx.Response:
-        """Send with retries; returns a 2xx or 401 response, else raises a ChannelError."""
+        """Send with retries; returns a 2xx or 401 response, else raises a ChannelError.
+
+        With a budget and a `budget_request`, each attempt waits for room first (BudgetExhausted,
+        a TransientChannelError, when there is none in time)."""
         attempts = max(1, self.config.max_attempts)
         describe = error_message or default_error_message
         secrets = _request_secrets(headers, data)
@@ -152,6 +166,8 @@ class ApiClient:
         for attempt in range(1, attempts + 1):
             hint: float | None = None
             status: int | None = None
+            if self.budget is not None and budget_request is not None:
+                await self.budget.acquire(api, method, path, budget_request)
             try:
                 # httpx's timeout bounds each phase; asyncio.timeout bounds the whole attempt,
                 # so a server trickling bytes cannot hold a call for longer either.
@@ -173,6 +189,8 @@ class ApiClient:
                 kind = type(exc).__name__
                 reason = f"connection failed ({kind})"
             else:
+                if self.budget is not None and budget_request is not None:
+                    await self.budget.observe(api, budget_request, response)
                 status = response.status_code
                 if 200 <= status < 300:
                     hint = is_throttled(response) if is_throttled is not None else None

@@ -11,16 +11,24 @@ Auth: `X-Shopify-Access-Token` must start with "good" or "shpat_good"; otherwise
 body. Cost: queries cost 1, mutations 10, from a leaky bucket (2000 points, 100/s restore) that
 answers THROTTLED like Shopify when empty; every answer carries `extensions.cost`.
 
+Inventory (items, levels per location, the inventory queries and mutations) lives in
+`sandbox.shopify_inventory`; mutations cost 10 points like the others.
+
 Inspection/control: GET /_sandbox/shopify/variants, GET /_sandbox/shopify/variants/{variant_id},
-POST /_sandbox/shopify/variants {"product_id", "variant_id", "price", "compare_at_price"?, "title"?}
-(numeric ids or gids), GET /_sandbox/shopify/price-updates, POST /_sandbox/shopify/bucket
-{"currently_available"?, "restore_rate"?, "maximum_available"?}.
+POST /_sandbox/shopify/variants {"product_id", "variant_id", "price", "compare_at_price"?, "title"?,
+"sku"?, "available"?, "levels"?: [{"location_id", "available", "location_name"?}]} (numeric ids or
+gids; `available` stocks the default location), POST /_sandbox/shopify/variants/{variant_id}/price
+{"price"} (the merchant changes the price by hand, outside the API), GET
+/_sandbox/shopify/price-updates, POST /_sandbox/shopify/bucket {"currently_available"?,
+"restore_rate"?, "maximum_available"?}, and the inventory routes listed in
+`sandbox.shopify_inventory`.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -36,8 +44,10 @@ from graphql import (
     validate,
 )
 from litestar import Request, Response, Router, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
+from sandbox import shopify_inventory as inv
 from sandbox import specs
 from sandbox.control_body import decode_control_body
 from sandbox.faults import shopify_cost, shopify_throttled_body
@@ -62,6 +72,7 @@ class ShopifyVariant:
     price: Decimal
     compare_at_price: Decimal | None = None
     title: str = "Default Title"
+    sku: str = ""
 
 
 @dataclass
@@ -70,6 +81,7 @@ class ShopifyState:
 
     variants: dict[str, ShopifyVariant] = field(default_factory=dict)
     price_updates: list[dict[str, str]] = field(default_factory=list)
+    inventory: inv.ShopifyInventory = field(default_factory=inv.ShopifyInventory)
     shop_name: str = "Sandbox Shop"
     maximum_available: float = 2000.0
     restore_rate: float = 100.0
@@ -87,6 +99,7 @@ class ShopifyState:
         return {
             "variants": [_variant_json(v) for v in self.variants.values()],
             "price_updates": list(self.price_updates),
+            "inventory": [self.inventory.variant_json(v) for v in self.variants],
         }
 
     def spend(self, cost: float) -> tuple[bool, dict[str, Any]]:
@@ -116,6 +129,15 @@ class SeedVariant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     price: Decimal
     compare_at_price: Decimal | None = None
     title: str = "Default Title"
+    sku: str = ""
+    available: int | None = None
+    levels: list[inv.SeedLevel] | None = None
+
+
+class ManualPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of POST /_sandbox/shopify/variants/{variant_id}/price."""
+
+    price: Decimal
 
 
 class BucketSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -141,6 +163,7 @@ def _variant_json(variant: ShopifyVariant) -> dict[str, Any]:
         "price": _money(variant.price),
         "compare_at_price": _money(variant.compare_at_price),
         "title": variant.title,
+        "sku": variant.sku,
     }
 
 
@@ -166,6 +189,9 @@ def _variant_node(shop: ShopifyState, variant: ShopifyVariant) -> dict[str, Any]
         "displayName": variant.title,
         "price": _money(variant.price),
         "compareAtPrice": _money(variant.compare_at_price),
+        "sku": variant.sku or None,
+        "inventoryQuantity": inv.available_total(shop.inventory, variant.variant_id),
+        "inventoryItem": inv.inventory_item_field(shop.inventory, variant.variant_id),
         "product": _product_node(shop, variant.product_id),
     }
 
@@ -305,7 +331,13 @@ def _root(shop: ShopifyState) -> dict[str, Any]:
     ) -> dict[str, Any]:
         return _bulk_update(shop, productId, variants, bool(allowPartialUpdates))
 
+    def variant_lookup(variant_id: str) -> dict[str, Any] | None:
+        variant = shop.variants.get(variant_id)
+        return None if variant is None else _variant_node(shop, variant)
+
     return {
+        inv.VARIANT_LOOKUP: variant_lookup,
+        **inv.graphql_fields(shop.inventory),
         "shop": {
             "__typename": "Shop",
             "id": "gid://shopify/Shop/1",
@@ -415,9 +447,35 @@ def router(state: SandboxState) -> Router:
             price=seed.price,
             compare_at_price=seed.compare_at_price,
             title=seed.title,
+            sku=seed.sku,
         )
+        levels = list(seed.levels or [])
+        if seed.available is not None:
+            levels.insert(0, inv.SeedLevel(available=seed.available))
+        if any(level.available < 0 for level in levels):
+            return _json({"error": "invalid_request", "detail": "available must be >= 0"}, 400)
         shop.variants[variant.variant_id] = variant
-        return _json(_variant_json(variant), 201)
+        item = shop.inventory.item_for_variant(variant.variant_id)
+        item.sku = seed.sku
+        inv.seed_levels(shop.inventory, variant.variant_id, levels or [inv.SeedLevel()])
+        return _json(
+            {**_variant_json(variant), **shop.inventory.variant_json(variant.variant_id)}, 201
+        )
+
+    @post("/_sandbox/shopify/variants/{variant_id:str}/price", status_code=200)
+    async def manual_price(
+        request: Request[Any, Any, Any], variant_id: FromPath[str]
+    ) -> Response[Any]:
+        body = await decode_control_body(request, ManualPrice)
+        if isinstance(body, Response):
+            return body
+        variant = shop.variants.get(_gid(VARIANT_GID, variant_id))
+        if variant is None:
+            return _json({"error": "not_found"}, 404)
+        if not body.price.is_finite() or body.price < 0:
+            return _json({"error": "invalid_request", "detail": "price must be >= 0"}, 400)
+        variant.price = body.price
+        return _json(_variant_json(variant))
 
     @get("/_sandbox/shopify/price-updates")
     async def price_updates() -> list[dict[str, str]]:
@@ -450,7 +508,72 @@ def router(state: SandboxState) -> Router:
             list_variants,
             show_variant,
             seed_variant,
+            manual_price,
             price_updates,
             bucket,
+            *inventory_routes(shop),
         ],
     )
+
+
+def inventory_routes(shop: ShopifyState) -> list[HTTPRouteHandler]:
+    """/_sandbox/shopify/inventory...: inspect levels and make inventory drift happen.
+
+    Reads `shop.inventory` on every call: a reset replaces it."""
+
+    def level_for(variant_id: str, location_id: str) -> inv.Level | Response[Any]:
+        gid = _gid(VARIANT_GID, variant_id)
+        if gid not in shop.variants:
+            return _json({"error": "not_found"}, 404)
+        level = inv.control_level(shop.inventory, gid, location_id)
+        if isinstance(level, str):
+            return _json({"error": "invalid_request", "detail": level}, 400)
+        return level
+
+    async def change(
+        request: Request[Any, Any, Any],
+        variant_id: str,
+        kind: type[Any],
+        apply: Callable[[inv.ShopifyInventory, inv.Level, Any], str | None],
+    ) -> Response[Any]:
+        body = await decode_control_body(request, kind)
+        if isinstance(body, Response):
+            return body
+        level = level_for(variant_id, body.location_id)
+        if isinstance(level, Response):
+            return level
+        problem = apply(shop.inventory, level, body)
+        if problem is not None:
+            return _json({"error": "invalid_request", "detail": problem}, 409)
+        return _json(shop.inventory.variant_json(_gid(VARIANT_GID, variant_id)))
+
+    @get("/_sandbox/shopify/inventory")
+    async def all_inventory() -> list[dict[str, Any]]:
+        return [shop.inventory.variant_json(gid) for gid in shop.variants]
+
+    @get("/_sandbox/shopify/inventory/{variant_id:str}")
+    async def variant_inventory(variant_id: FromPath[str]) -> Response[Any]:
+        gid = _gid(VARIANT_GID, variant_id)
+        if gid not in shop.variants:
+            return _json({"error": "not_found"}, 404)
+        return _json(shop.inventory.variant_json(gid))
+
+    @post("/_sandbox/shopify/inventory/{variant_id:str}/sell", status_code=200)
+    async def sell(request: Request[Any, Any, Any], variant_id: FromPath[str]) -> Response[Any]:
+        return await change(request, variant_id, inv.StoreSale, inv.sell_on_store)
+
+    @post("/_sandbox/shopify/inventory/{variant_id:str}/release", status_code=200)
+    async def release(request: Request[Any, Any, Any], variant_id: FromPath[str]) -> Response[Any]:
+        return await change(request, variant_id, inv.ForeignRelease, inv.release_reserved)
+
+    @post("/_sandbox/shopify/inventory/{variant_id:str}/set", status_code=200)
+    async def set_stock(
+        request: Request[Any, Any, Any], variant_id: FromPath[str]
+    ) -> Response[Any]:
+        return await change(request, variant_id, inv.StockCount, inv.count_stock)
+
+    @get("/_sandbox/shopify/inventory-adjustments")
+    async def adjustments() -> list[dict[str, Any]]:
+        return list(shop.inventory.groups)
+
+    return [all_inventory, variant_inventory, sell, release, set_stock, adjustments]

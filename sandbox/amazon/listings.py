@@ -19,7 +19,7 @@ from sandbox.amazon.attributes import (
     listing_price,
     listing_quantity,
 )
-from sandbox.amazon.errors import sp_error
+from sandbox.amazon.errors import invalid_input, sp_error
 from sandbox.amazon.gate import call_refusal, checked_body
 from sandbox.amazon.params import csv_values, first_marketplace
 from sandbox.amazon.state import DEFAULT_MARKETPLACE, AmazonListing, AmazonState
@@ -112,19 +112,34 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         if isinstance(body, Response):
             return body
         marketplace = first_marketplace(request, "marketplaceIds")
+        preview = request.query_params.get("mode") == "VALIDATION_PREVIEW"
+        included = csv_values(request, "includedData") or ["issues"]
+        if "identifiers" in included and not preview:
+            return invalid_input(
+                ["includedData 'identifiers' can only be requested when mode is VALIDATION_PREVIEW."]
+            )
         requirements = body.get("requirements") or "LISTING"
         attributes: dict[str, Any] = body["attributes"]
         issues = attribute_issues(requirements, attributes, marketplace)
         submission_id = uuid.uuid4().hex
+        answer: dict[str, Any] = {"sku": sku, "submissionId": submission_id}
+        if "issues" in included:
+            answer["issues"] = issues
         if issues:
             return json_response(
-                {"sku": sku, "status": "INVALID", "submissionId": submission_id, "issues": issues},
-                headers={"x-amzn-RateLimit-Limit": "5.0"},
+                {**answer, "status": "INVALID"}, headers={"x-amzn-RateLimit-Limit": "5.0"}
             )
-        preview = request.query_params.get("mode") == "VALIDATION_PREVIEW"
         if preview:
+            # Validated against the product type stand-in; nothing is stored or changed.
+            existing = amazon.listings.get((seller_id, sku))
+            if "identifiers" in included:
+                answer["identifiers"] = (
+                    [{"marketplaceId": existing.marketplace_id, "asin": existing.asin}]
+                    if existing is not None and existing.processed
+                    else []
+                )
             return json_response(
-                {"sku": sku, "status": "VALID", "submissionId": submission_id, "issues": []}
+                {**answer, "status": "VALID"}, headers={"x-amzn-RateLimit-Limit": "5.0"}
             )
         now = datetime.now(UTC)
         existing = amazon.listings.get((seller_id, sku))
@@ -149,8 +164,7 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
             existing.submissions += 1
             existing.issues = []
         return json_response(
-            {"sku": sku, "status": "ACCEPTED", "submissionId": submission_id, "issues": []},
-            headers={"x-amzn-RateLimit-Limit": "5.0"},
+            {**answer, "status": "ACCEPTED"}, headers={"x-amzn-RateLimit-Limit": "5.0"}
         )
 
     @get("/listings/2021-08-01/items/{seller_id:str}/{sku:str}")

@@ -217,6 +217,7 @@ def test_state_summary_covers_every_api(sandbox: Sandbox) -> None:
             "price": "49.99",
             "compare_at_price": None,
             "title": "Default Title",
+            "sku": "",
         }
     ]
 
