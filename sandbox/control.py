@@ -2,7 +2,7 @@
 
 POST /_sandbox/faults (add one, body = sandbox.faults.FaultSpec), GET /_sandbox/faults,
 DELETE /_sandbox/faults (clear), POST /_sandbox/reset, POST /_sandbox/token-ttl {"seconds": N},
-GET /_sandbox/requests (recent requests: api, method, path, fault applied), GET /_sandbox/state.
+GET /_sandbox/requests (recent requests: api, method, path, fault applied, arrival time), GET /_sandbox/state.
 Per-API inspection lives in each API's module under /_sandbox/<api>/.
 """
 
@@ -73,7 +73,7 @@ def router(state: SandboxState) -> Router:
     @get("/requests")
     async def requests() -> list[dict[str, Any]]:
         return [
-            {"api": r.api, "method": r.method, "path": r.path, "fault": r.fault}
+            {"api": r.api, "method": r.method, "path": r.path, "fault": r.fault, "at": r.at}
             for r in state.requests
         ]
 

@@ -6,8 +6,9 @@ Each API module defines its own state dataclass (`EbayState`, `AmazonState`, `Sh
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,14 @@ REQUEST_LOG_SIZE = 1000
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request the sandbox saw (no headers or bodies: they carry tokens)."""
+    """One request the sandbox saw (no headers or bodies: they carry tokens); `at` is when it
+    arrived (epoch seconds), so tests can measure request rates."""
 
     api: str | None
     method: str
     path: str
     fault: str | None
+    at: float = field(default_factory=time.time)
 
 
 def _api_states() -> tuple[Any, Any, Any]:

@@ -164,10 +164,12 @@ def test_requests_are_logged_with_the_fault_applied(sandbox: Sandbox) -> None:
     graphql(sandbox, "{ shop { name } }")
     graphql(sandbox, "{ shop { name } }")
     logged = [r for r in sandbox.control("GET", "/_sandbox/requests").json() if r["api"]]
+    arrivals = [r.pop("at") for r in logged]
     assert logged == [
         {"api": "shopify", "method": "POST", "path": GRAPHQL, "fault": "status"},
         {"api": "shopify", "method": "POST", "path": GRAPHQL, "fault": None},
     ]
+    assert arrivals == sorted(arrivals) and arrivals[0] > 0
 
 
 # --- reset, token TTL, state ------------------------------------------------------------------
