@@ -80,7 +80,9 @@ class PreflightReport(msgspec.Struct, frozen=True):
     problems: list[ListingProblem]
 
 
-def _problem(channel: str, field: str, message: str, code: str = "", warn: bool = False) -> ListingProblem:
+def _problem(
+    channel: str, field: str, message: str, code: str = "", warn: bool = False
+) -> ListingProblem:
     return ListingProblem(channel, field, message, code, "warning" if warn else "error")
 
 
@@ -244,7 +246,8 @@ async def preflight(
                 _problem(
                     platform,
                     "product.current_price",
-                    f"the store price is {inventory.price}, the request says {product.current_price}",
+                    f"the store price is {inventory.price}, "
+                    f"the request says {product.current_price}",
                     "PRICE_DIFFERS",
                     warn=True,
                 )

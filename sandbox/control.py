@@ -2,7 +2,8 @@
 
 POST /_sandbox/faults (add one, body = sandbox.faults.FaultSpec), GET /_sandbox/faults,
 DELETE /_sandbox/faults (clear), POST /_sandbox/reset, POST /_sandbox/token-ttl {"seconds": N},
-GET /_sandbox/requests (recent requests: api, method, path, fault applied, arrival time), GET /_sandbox/state.
+GET /_sandbox/requests (recent requests: api, method, path, fault applied, arrival time),
+GET /_sandbox/state.
 Per-API inspection lives in each API's module under /_sandbox/<api>/.
 """
 

@@ -116,7 +116,10 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         included = csv_values(request, "includedData") or ["issues"]
         if "identifiers" in included and not preview:
             return invalid_input(
-                ["includedData 'identifiers' can only be requested when mode is VALIDATION_PREVIEW."]
+                [
+                    "includedData 'identifiers' can only be requested when mode is "
+                    "VALIDATION_PREVIEW."
+                ]
             )
         requirements = body.get("requirements") or "LISTING"
         attributes: dict[str, Any] = body["attributes"]

@@ -23,7 +23,8 @@ VARIANT = "gid://shopify/ProductVariant/4410"
 MOVE = """mutation M($input: InventoryMoveQuantitiesInput!) { inventoryMoveQuantities(input: $input)
   { inventoryAdjustmentGroup { id } userErrors { field message code } } }"""
 ADJUST = """mutation A($input: InventoryAdjustQuantitiesInput!) {
-  inventoryAdjustQuantities(input: $input) { inventoryAdjustmentGroup { id } userErrors { code } } }"""
+  inventoryAdjustQuantities(input: $input) {
+    inventoryAdjustmentGroup { id } userErrors { code } } }"""
 SET = """mutation S($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)
   { inventoryAdjustmentGroup { id } userErrors { code } } }"""
 ITEM_QUERY = "query Q($id: ID!) { productVariant(id: $id) { inventoryItem { id } } }"
@@ -73,7 +74,8 @@ def test_a_document_outside_the_schema_is_refused(sandbox: Sandbox) -> None:
 def test_quantities_must_have_known_names(sandbox: Sandbox) -> None:
     item = seeded(sandbox)
     query = """query Q($item: ID!, $loc: ID!) { inventoryItem(id: $item) {
-      inventoryLevel(locationId: $loc) { quantities(names: ["available", "sold"]) { quantity } } } }"""
+      inventoryLevel(locationId: $loc) {
+        quantities(names: ["available", "sold"]) { quantity } } } }"""
     body = graphql(sandbox, query, {"item": item, "loc": LOCATION})
     assert "Invalid quantity names: sold" in body["errors"][0]["message"]
 
