@@ -201,13 +201,15 @@ async def preflight(
         )
         for a in external
     }
-    store_task = _check_store(store, store_account, platform, product)
-    channel_tasks = [
-        _check_channel(channels.get(a.channel), accounts.get(a.channel), a, listings[a.channel])
-        for a in external
-    ]
-    (inventory, problems), *channel_results = await asyncio.gather(store_task, *channel_tasks)
-    problems = list(problems)
+    store_task = asyncio.create_task(_check_store(store, store_account, platform, product))
+    channel_results = await asyncio.gather(
+        *(
+            _check_channel(channels.get(a.channel), accounts.get(a.channel), a, listings[a.channel])
+            for a in external
+        )
+    )
+    inventory, store_problems = await store_task
+    problems = list(store_problems)
     held = sum(a.allocated_units for a in external)
     level = inventory.level() if inventory is not None else None
     if inventory is not None:

@@ -129,12 +129,13 @@ class BudgetConfig:
     merchant_share: float = 0.25
     max_wait_seconds: float = 30.0
     overrides: Mapping[str, Limit] = field(default_factory=dict)
+    key_prefix: str = "channel-router:rate"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BudgetConfig:
         """CHANNEL_ROUTER_RATE_BUDGETS (on/off), _RATE_MERCHANT_SHARE (0..1],
-        _RATE_MAX_WAIT_SECONDS and _RATE_LIMITS (JSON: {"api.operation": {"rate", "burst"} or
-        {"per_day"}}). ValueError names the variable that is wrong."""
+        _RATE_MAX_WAIT_SECONDS, _RATE_KEY_PREFIX and _RATE_LIMITS (JSON: {"api.operation":
+        {"rate", "burst"} or {"per_day"}}). ValueError names the variable that is wrong."""
         enabled = env.get("CHANNEL_ROUTER_RATE_BUDGETS", "on").strip().lower()
         if enabled not in ("on", "off", "true", "false", "1", "0", ""):
             raise ValueError("CHANNEL_ROUTER_RATE_BUDGETS must be on or off")
@@ -161,6 +162,7 @@ class BudgetConfig:
             merchant_share=share,
             max_wait_seconds=wait,
             overrides=overrides,
+            key_prefix=env.get("CHANNEL_ROUTER_RATE_KEY_PREFIX", "").strip() or cls.key_prefix,
         )
 
 
@@ -181,8 +183,9 @@ class BudgetExhausted(TransientChannelError):
 class RateBudget:
     """Budgets for every marketplace call, shared through Redis by every worker.
 
-    `key_prefix` keeps the keys of one deployment (or one test) apart from any other on the same
-    Redis. Build one per process (app start-up, worker start-up) and close it on shutdown.
+    `key_prefix` (default: the config's) keeps the keys of one deployment (or one test) apart
+    from any other on the same Redis: every process of a deployment must use the same one. Build
+    one per process (app start-up, worker start-up) and close it on shutdown.
     """
 
     def __init__(
@@ -190,12 +193,13 @@ class RateBudget:
         redis_url: str,
         config: BudgetConfig | None = None,
         *,
-        key_prefix: str = "channel-router:rate",
+        key_prefix: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         import redis.asyncio as redis_asyncio
 
         self.config = config or BudgetConfig()
+        key_prefix = key_prefix or self.config.key_prefix
         self._prefix = key_prefix
         self._storage = RedisStorage(
             "async+" + redis_url, implementation="redispy", key_prefix=key_prefix

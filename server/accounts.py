@@ -16,6 +16,7 @@ import msgspec
 
 from connectors.config import ApiConfig
 from connectors.http import ApiClient
+from connectors.rate_budget import RateBudget
 from connectors.registry import EXTERNAL_CHANNELS, STORES, external_channel, store
 from server.api.types import ChannelCredentials
 from server.errors import InvalidInput, NotFound
@@ -64,10 +65,12 @@ async def connect_account(
     credentials: Mapping[str, str],
     client: httpx.AsyncClient,
     env: Mapping[str, str],
+    budget: RateBudget | None = None,
 ) -> Any:
-    """Exchange the credentials with the channel's API; returns a ChannelAccount."""
+    """Exchange the credentials with the channel's API (within the rate budgets, when given);
+    returns a ChannelAccount."""
     config = ApiConfig.from_env(env)
-    api = ApiClient(client, config)
+    api = ApiClient(client, config, budget=budget)
     if channel in STORES:
         return await store(channel, api, config).connect(credentials)
     if channel in EXTERNAL_CHANNELS:

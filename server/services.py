@@ -16,6 +16,7 @@ from litestar import Request
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
+from connectors.rate_budget import BudgetCollector, BudgetConfig, RateBudget
 from engine.problems import PolicyProblems
 from server import auth
 from server.config import ServiceConfig
@@ -46,6 +47,7 @@ class Services:
         self.redis: Any = None
         self.policy_sync: PolicySync | None = None
         self.http: httpx.AsyncClient | None = None
+        self.rate_budget: RateBudget | None = None
         self.secret_box: SecretBox | None = (
             SecretBox(config.secret_key) if config.secret_key else None
         )
@@ -73,6 +75,11 @@ class Services:
             self.redis = redis_asyncio.from_url(self.config.redis_url)
             self.policy_sync = PolicySync(self.redis, self.policies)
             await self.policy_sync.start()
+            # Marketplace calls made here (connecting accounts) share the workers' budgets.
+            budget_config = BudgetConfig.from_env(self.config.env)
+            if budget_config.enabled:
+                self.rate_budget = RateBudget(self.config.redis_url, budget_config)
+                self.metrics.registry.register(BudgetCollector(self.rate_budget))
         self.http = httpx.AsyncClient()
         try:
             await self.policies.reload()
@@ -97,6 +104,8 @@ class Services:
             await self.http.aclose()
         if self.policy_sync is not None:
             await self.policy_sync.stop()
+        if self.rate_budget is not None:
+            await self.rate_budget.close()
         if self.redis is not None:
             await self.redis.aclose()
         if isinstance(self._db, PostgresEngine):
@@ -119,6 +128,15 @@ class Services:
         if self._decision_log is None:
             raise Unavailable("the database is not open")
         return self._decision_log
+
+    async def metrics_text(self) -> bytes:
+        """/metrics: the shared rate budgets read from Redis first (skipped if it is down)."""
+        if self.rate_budget is not None:
+            try:
+                await self.rate_budget.refresh_remaining()
+            except Exception as exc:  # Redis down: show the last numbers, never fail /metrics
+                log.warning("rate budgets not refreshed for /metrics (%s)", type(exc).__name__)
+        return self.metrics.render()
 
     async def authenticate(self, request: Request[Any, Any, Any]) -> auth.Principal:
         """The caller behind the bearer token; Unauthenticated (401) otherwise."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ def connector_env(base_url: str) -> dict[str, str]:
         "CHANNEL_ROUTER_EBAY_CLIENT_SECRET": "ebay-client-secret-value",
         "CHANNEL_ROUTER_AMAZON_CLIENT_ID": "amzn-client",
         "CHANNEL_ROUTER_AMAZON_CLIENT_SECRET": "amzn-client-secret-value",
+        # Rate budgets of this test only (the test Redis is shared by every run).
+        "CHANNEL_ROUTER_RATE_KEY_PREFIX": f"test-rate:{secrets.token_hex(8)}",
     }
 
 

@@ -153,3 +153,29 @@ def test_a_marketplace_that_keeps_failing_is_a_502_and_stores_nothing(
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "client-secret-value" not in r.text and "good-code" not in r.text
     assert _stored(connected_api, "amazon") == (None, "")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_connecting_spends_the_shared_rate_budget_shown_in_metrics(connected_api: Api) -> None:
+    before = connected_api.http.get("/metrics").text
+    assert (
+        'channel_router_rate_budget_remaining{api="ebay",operation="account",scope="app"} 1000.0'
+        in before
+    )
+    key = connected_api.create_merchant("acme")
+    r = connected_api.http.put(
+        PATH.format(channel="ebay"),
+        json={"authorization_code": "good-code-metrics"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 204, r.text
+    text = connected_api.http.get("/metrics").text
+    line = next(
+        ln
+        for ln in text.splitlines()
+        if ln.startswith(
+            'channel_router_rate_budget_remaining{api="ebay",operation="account",scope="app"}'
+        )
+    )
+    # The connect listed three business policy kinds and created each (six Account API calls).
+    assert float(line.rsplit(" ", 1)[1]) == 1000.0 - 6

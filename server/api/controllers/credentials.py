@@ -48,5 +48,7 @@ class CredentialsController(Controller):
             raise Unavailable("credentials cannot be stored: CHANNEL_ROUTER_SECRET_KEY is not set")
         if svc.http is None:
             raise Unavailable("the service is not started")
-        account = await connect_account(channel, fields, svc.http, svc.config.env)
+        account = await connect_account(
+            channel, fields, svc.http, svc.config.env, budget=svc.rate_budget
+        )
         await store.save(merchant_id, channel, account)

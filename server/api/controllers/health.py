@@ -32,4 +32,4 @@ class HealthController(Controller):
     @get("/metrics", media_type=CONTENT_TYPE)
     async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Prometheus text format."""
-        return Response(services(request).metrics.render(), media_type=CONTENT_TYPE)
+        return Response(await services(request).metrics_text(), media_type=CONTENT_TYPE)
