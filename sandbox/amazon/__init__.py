@@ -19,7 +19,8 @@ issues as Amazon does.
 
 Inspection and control (JSON): GET /_sandbox/amazon/state, GET /_sandbox/amazon/listings,
 GET /_sandbox/amazon/orders, POST /_sandbox/amazon/orders, POST /_sandbox/amazon/process,
-POST /_sandbox/amazon/config.
+POST /_sandbox/amazon/config; drift: POST /_sandbox/amazon/listings/{sellerId}/{sku}/edit
+{"quantity"?, "price"?} and .../end {"suppress"?: message} (deleted, or suppressed by Amazon).
 
 Modules: `state` (AmazonState and its records), `wire` (JSON in and out), `errors` (SP-API error
 shapes), `params` (query-parameter checks against the model), `lwa` (token endpoint, access-token
@@ -32,6 +33,7 @@ from __future__ import annotations
 from litestar import Router
 
 from sandbox.amazon.attributes import attribute_issues, listing_price, listing_quantity
+from sandbox.amazon.drift import drift_routes
 from sandbox.amazon.errors import sp_error
 from sandbox.amazon.inspection import inspect_routes
 from sandbox.amazon.listings import listing_routes
@@ -64,5 +66,6 @@ def router(state: SandboxState) -> Router:
             *listing_routes(state),
             *order_routes(state),
             *inspect_routes(state),
+            *drift_routes(state),
         ],
     )

@@ -24,12 +24,14 @@ location; the item's title, description, condition and ship-to-location quantity
 Inspection and control (JSON): GET /_sandbox/ebay/state, /_sandbox/ebay/offers,
 /_sandbox/ebay/inventory_items, /_sandbox/ebay/policies, /_sandbox/ebay/locations,
 /_sandbox/ebay/orders, /_sandbox/ebay/token_grants; POST /_sandbox/ebay/orders creates orders for a
-SKU (and counts the units as sold on the SKU's published offer).
+SKU (and counts the units as sold on the SKU's published offer); POST
+/_sandbox/ebay/offers/{offerId}/edit {"quantity"?, "price"?} and .../end change a listing outside
+channel-router (drift).
 
 Modules: `state` (EbayState), `errors` (eBay's error shapes), `values` and `checks` (shared
 helpers), `oauth` (token endpoint, bearer check), `account` (business policies), `inventory`
 (locations, inventory items), `offers` and `publish_rules` (offers, publish, withdraw),
-`fulfillment` (orders API), `new_orders` and `inspection` (/_sandbox/ebay/...).
+`fulfillment` (orders API), `new_orders`, `inspection` and `drift` (/_sandbox/ebay/...).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 from litestar import Router
 
 from sandbox.ebay.account import account_routes
+from sandbox.ebay.drift import drift_routes
 from sandbox.ebay.errors import ebay_error
 from sandbox.ebay.fulfillment import fulfillment_routes
 from sandbox.ebay.inspection import inspect_routes
@@ -60,5 +63,6 @@ def router(state: SandboxState) -> Router:
             *offer_routes(state),
             *fulfillment_routes(state),
             *inspect_routes(state),
+            *drift_routes(state),
         ],
     )
