@@ -119,6 +119,7 @@ _SHOP_DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9
 _API_VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 _NUMERIC_ID = re.compile(r"^\d+$")
 _T = TypeVar("_T")
+_V = TypeVar("_V", "_Variant", "_InventoryVariant")
 
 
 class _Envelope(msgspec.Struct, frozen=True):
@@ -339,18 +340,31 @@ class ShopifyStore(StoreConnector):
         self, account: ChannelAccount, product_id: str, variant_id: str
     ) -> Decimal:
         """The variant's price; refuses a variant that belongs to another product."""
+        variant = await self._variant(account, product_id, variant_id, READ_PRICE, _Variant)
+        return _price(variant.price)
+
+    async def _variant(
+        self,
+        account: ChannelAccount,
+        product_id: str,
+        variant_id: str,
+        query: str,
+        shape: type[_V],
+        cost: int | None = None,
+    ) -> _V:
+        """`productVariant(id:)` read by `query`; refuses a missing one or another product's."""
         product_gid = _gid(PRODUCT_GID, product_id)
         variant_gid = _gid(VARIANT_GID, variant_id)
-        data = await self._graphql(account, READ_PRICE, {"id": variant_gid})
+        data = await self._graphql(account, query, {"id": variant_gid}, cost=cost)
         raw = data.get("productVariant")
         if raw is None:
             raise PermanentChannelError(f"product variant {variant_gid} does not exist", api=API)
-        variant = _convert(raw, _Variant)
+        variant = _convert(raw, shape)
         if variant.product is not None and variant.product.id != product_gid:
             raise PermanentChannelError(
                 f"product variant {variant_gid} does not belong to {product_gid}", api=API
             )
-        return _price(variant.price)
+        return variant
 
     async def update_price(
         self, account: ChannelAccount, product_id: str, variant_id: str, price: Decimal
@@ -376,24 +390,14 @@ class ShopifyStore(StoreConnector):
         self, account: ChannelAccount, product_id: str, variant_id: str
     ) -> StoreInventory:
         """Price, inventory item and levels (first 20 locations) of the variant, in one query."""
-        product_gid = _gid(PRODUCT_GID, product_id)
-        variant_gid = _gid(VARIANT_GID, variant_id)
-        data = await self._graphql(
-            account, READ_INVENTORY, {"id": variant_gid}, cost=_INVENTORY_COST
+        variant = await self._variant(
+            account, product_id, variant_id, READ_INVENTORY, _InventoryVariant, _INVENTORY_COST
         )
-        raw = data.get("productVariant")
-        if raw is None:
-            raise PermanentChannelError(f"product variant {variant_gid} does not exist", api=API)
-        variant = _convert(raw, _InventoryVariant)
-        if variant.product is not None and variant.product.id != product_gid:
-            raise PermanentChannelError(
-                f"product variant {variant_gid} does not belong to {product_gid}", api=API
-            )
         item = variant.inventoryItem
         levels = item.inventoryLevels.nodes if item.inventoryLevels else []
         return StoreInventory(
-            product_id=product_gid,
-            variant_id=variant_gid,
+            product_id=_gid(PRODUCT_GID, product_id),
+            variant_id=variant.id,
             inventory_item_id=item.id,
             tracked=item.tracked,
             price=_price(variant.price),

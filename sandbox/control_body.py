@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
@@ -22,3 +23,19 @@ async def decode_control_body(
             status_code=400,
             media_type="application/json",
         )
+
+
+class ListingEdit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of the marketplaces' drift controls `.../edit`: a new quantity and/or price, as if the
+    seller changed the listing by hand."""
+
+    quantity: int | None = None
+    price: Decimal | None = None
+
+    def problem(self) -> str | None:
+        """Why the edit is impossible, or None."""
+        if self.quantity is not None and self.quantity < 0:
+            return "quantity must be >= 0"
+        if self.price is not None and (not self.price.is_finite() or self.price <= 0):
+            return "price must be > 0"
+        return None

@@ -537,11 +537,19 @@ class _Checker:
             )
 
 
+def _start(
+    inventory: ShopifyInventory, kind: str, data: dict[str, Any], *, reference_required: bool
+) -> _Checker:
+    """A checker for one mutation, with its reason and reference document checked."""
+    check = _Checker(inventory, kind)
+    check.reason(data["reason"])
+    check.reference(data.get("referenceDocumentUri"), required=reference_required)
+    return check
+
+
 def move_quantities(inventory: ShopifyInventory, data: dict[str, Any]) -> dict[str, Any]:
     """inventoryMoveQuantities: between quantity names at one location, all or nothing."""
-    check = _Checker(inventory, "InventoryMoveQuantitiesUserError")
-    check.reason(data["reason"])
-    check.reference(data.get("referenceDocumentUri"), required=True)
+    check = _start(inventory, "InventoryMoveQuantitiesUserError", data, reference_required=True)
     changes: list[_Change] = []
     ledgers: set[str] = set()
     for index, change in enumerate(data["changes"]):
@@ -601,9 +609,7 @@ def move_quantities(inventory: ShopifyInventory, data: dict[str, Any]) -> dict[s
 
 def adjust_quantities(inventory: ShopifyInventory, data: dict[str, Any]) -> dict[str, Any]:
     """inventoryAdjustQuantities: deltas of one quantity name, all or nothing."""
-    check = _Checker(inventory, "InventoryAdjustQuantitiesUserError")
-    check.reason(data["reason"])
-    check.reference(data.get("referenceDocumentUri"), required=False)
+    check = _start(inventory, "InventoryAdjustQuantitiesUserError", data, reference_required=False)
     name = data["name"]
     if name not in ADJUSTABLE_NAMES:
         check.fail(
@@ -634,9 +640,7 @@ def adjust_quantities(inventory: ShopifyInventory, data: dict[str, Any]) -> dict
 
 def set_quantities(inventory: ShopifyInventory, data: dict[str, Any]) -> dict[str, Any]:
     """inventorySetQuantities: absolute values with compare-and-set on `compareQuantity`."""
-    check = _Checker(inventory, "InventorySetQuantitiesUserError")
-    check.reason(data["reason"])
-    check.reference(data.get("referenceDocumentUri"), required=False)
+    check = _start(inventory, "InventorySetQuantitiesUserError", data, reference_required=False)
     name = data["name"]
     if name not in SETTABLE_NAMES:
         check.fail(

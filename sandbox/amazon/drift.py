@@ -4,7 +4,6 @@ a listing drift from what we believe."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -15,15 +14,8 @@ from litestar.params import FromPath
 from sandbox.amazon.attributes import listing_issue
 from sandbox.amazon.state import AmazonListing, AmazonState
 from sandbox.amazon.wire import json_response
-from sandbox.control_body import decode_control_body
+from sandbox.control_body import ListingEdit, decode_control_body
 from sandbox.state import SandboxState
-
-
-class ListingEdit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Body of POST .../edit: the new quantity and/or price."""
-
-    quantity: int | None = None
-    price: Decimal | None = None
 
 
 class ListingEnd(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -54,10 +46,9 @@ def drift_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         listing = find(seller_id, sku)
         if listing is None:
             return _bad(f"no listing {sku}", 404)
-        if body.quantity is not None and body.quantity < 0:
-            return _bad("quantity must be >= 0")
-        if body.price is not None and (not body.price.is_finite() or body.price <= 0):
-            return _bad("price must be > 0")
+        problem = body.problem()
+        if problem is not None:
+            return _bad(problem)
         attributes = dict(listing.attributes)
         if body.quantity is not None:
             attributes["fulfillment_availability"] = [

@@ -3,24 +3,15 @@ seller in Seller Hub), so tests can make a listing drift from what we believe.""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sandbox.control_body import decode_control_body
+from sandbox.control_body import ListingEdit, decode_control_body
 from sandbox.ebay.state import EbayState
 from sandbox.state import SandboxState
-
-
-class OfferEdit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Body of POST .../edit: the new quantity and/or price of the listing."""
-
-    quantity: int | None = None
-    price: Decimal | None = None
 
 
 def _bad(detail: str, status: int = 400) -> Response[Any]:
@@ -35,16 +26,15 @@ def drift_routes(state: SandboxState) -> list[HTTPRouteHandler]:
 
     @post("/_sandbox/ebay/offers/{offer_id:str}/edit", status_code=200)
     async def edit(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Response[Any]:
-        body = await decode_control_body(request, OfferEdit)
+        body = await decode_control_body(request, ListingEdit)
         if isinstance(body, Response):
             return body
         offer = ebay().offers.get(offer_id)
         if offer is None:
             return _bad(f"no offer {offer_id}", 404)
-        if body.quantity is not None and body.quantity < 0:
-            return _bad("quantity must be >= 0")
-        if body.price is not None and (not body.price.is_finite() or body.price <= 0):
-            return _bad("price must be > 0")
+        problem = body.problem()
+        if problem is not None:
+            return _bad(problem)
         if body.quantity is not None:
             offer["availableQuantity"] = body.quantity
             item = ebay().inventory_items.get(offer["sku"]) or {}

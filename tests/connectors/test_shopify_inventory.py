@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ChannelAccount, InventoryMove
+from connectors.base import ChannelAccount, InventoryLevel, InventoryMove
 from connectors.config import ApiConfig
 from connectors.errors import InventoryConflict, PermanentChannelError
 from connectors.http import ApiClient
@@ -42,6 +42,14 @@ def store(api: ApiClient, api_config: ApiConfig) -> ShopifyStore:
 @pytest.fixture
 async def account(store: ShopifyStore, sandbox: Sandbox) -> ChannelAccount:
     return await store.connect({"shop_domain": SHOP, "access_token": TOKEN})
+
+
+async def recorded(store: ShopifyStore, account: ChannelAccount) -> tuple[str, InventoryLevel]:
+    """The inventory item and the level a caller records before its first move."""
+    inventory = await store.read_inventory(account, "8812", "4410")
+    before = inventory.level()
+    assert before is not None
+    return inventory.inventory_item_id, before
 
 
 def hold(item: str, quantity: int, key: str = "hold", step: Any = "hold") -> InventoryMove:
@@ -87,8 +95,8 @@ async def test_hold_moves_units_to_reserved_under_the_campaign_ledger(
     store: ShopifyStore, account: ChannelAccount, sandbox: Sandbox
 ) -> None:
     seed(sandbox)
-    inventory = await store.read_inventory(account, "8812", "4410")
-    outcome = await store.move_inventory(account, hold(inventory.inventory_item_id, 42))
+    item, _ = await recorded(store, account)
+    outcome = await store.move_inventory(account, hold(item, 42))
     assert outcome.applied is True
     assert (outcome.before.available, outcome.before.reserved) == (60, 0)
     assert (outcome.after.available, outcome.after.reserved, outcome.after.on_hand) == (18, 42, 60)
@@ -108,10 +116,8 @@ async def test_a_retried_hold_with_the_recorded_level_never_moves_twice(
     store: ShopifyStore, account: ChannelAccount, sandbox: Sandbox
 ) -> None:
     seed(sandbox)
-    inventory = await store.read_inventory(account, "8812", "4410")
-    before = inventory.level()
-    assert before is not None
-    move = hold(inventory.inventory_item_id, 42)
+    item, before = await recorded(store, account)
+    move = hold(item, 42)
     first = await store.move_inventory(account, move, before)
     # The job died after the mutation, before recording it: the retry brings the same record.
     retried = await store.move_inventory(account, move, before)
@@ -125,10 +131,8 @@ async def test_a_retry_makes_the_move_when_the_first_attempt_never_landed(
     store: ShopifyStore, account: ChannelAccount, sandbox: Sandbox
 ) -> None:
     seed(sandbox)
-    inventory = await store.read_inventory(account, "8812", "4410")
-    before = inventory.level()
-    assert before is not None
-    outcome = await store.move_inventory(account, hold(inventory.inventory_item_id, 10), before)
+    item, before = await recorded(store, account)
+    outcome = await store.move_inventory(account, hold(item, 10), before)
     assert outcome.applied is True
     assert level(sandbox)["reserved"] == 10
 
@@ -137,10 +141,8 @@ async def test_a_retry_refuses_when_someone_else_changed_the_held_units(
     store: ShopifyStore, account: ChannelAccount, sandbox: Sandbox
 ) -> None:
     seed(sandbox)
-    inventory = await store.read_inventory(account, "8812", "4410")
-    before = inventory.level()
-    assert before is not None
-    move = hold(inventory.inventory_item_id, 20)
+    item, before = await recorded(store, account)
+    move = hold(item, 20)
     await store.move_inventory(account, move, before)
     released = sandbox.control("POST", "/_sandbox/shopify/inventory/4410/release", {"quantity": 5})
     assert released.status_code == 200, released.text
