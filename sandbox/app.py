@@ -9,6 +9,15 @@ from sandbox.faults import fault_middleware
 from sandbox.state import SandboxState
 
 
+def warm_up() -> None:
+    """Build Shopify's GraphQL schema and run one document on a throwaway shop before serving.
+
+    Building the 2025-01 schema and the first validation take seconds; done on the first request
+    instead, that request outlasts a client's timeout."""
+    throwaway = shopify.ShopifyState()
+    shopify.run_graphql(throwaway, shopify.GraphqlRequest(query="query Warm { shop { name } }"))
+
+
 def create_app(state: SandboxState | None = None, *, validate: bool = True) -> Litestar:
     """Build the app around `state` (a fresh one by default); `validate=False` skips spec checks."""
     if state is None:
@@ -23,6 +32,7 @@ def create_app(state: SandboxState | None = None, *, validate: bool = True) -> L
             control.router(state),
         ],
         middleware=[fault_middleware(state)],
+        on_startup=[warm_up],
         openapi_config=None,
         debug=False,
     )
