@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-_SECRET_FIELDS = ("ebay_client_secret", "amazon_client_secret")
+_SECRET_FIELDS = ("ebay_client_secret", "amazon_client_secret", "shopify_client_secret")
 
 
 class ApiConfig(msgspec.Struct, frozen=True):
@@ -20,6 +20,9 @@ class ApiConfig(msgspec.Struct, frozen=True):
     ebay_client_secret: str = ""
     amazon_client_id: str = ""
     amazon_client_secret: str = ""
+    # The Shopify app the console's "Connect" installs (OAuth authorization-code grant).
+    shopify_client_id: str = ""
+    shopify_client_secret: str = ""
     timeout_seconds: float = 10.0
     max_attempts: int = 4
     backoff_base_seconds: float = 0.2
@@ -49,6 +52,8 @@ class ApiConfig(msgspec.Struct, frozen=True):
             ebay_client_secret=get("EBAY_CLIENT_SECRET", ""),
             amazon_client_id=get("AMAZON_CLIENT_ID", ""),
             amazon_client_secret=get("AMAZON_CLIENT_SECRET", ""),
+            shopify_client_id=get("SHOPIFY_CLIENT_ID", ""),
+            shopify_client_secret=get("SHOPIFY_CLIENT_SECRET", ""),
         )
 
     def __repr__(self) -> str:

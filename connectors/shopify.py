@@ -17,11 +17,13 @@ the level with the one the caller recorded before the first attempt (`already_mo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -40,6 +42,9 @@ from connectors.base import (
 from connectors.errors import AuthenticationError, InventoryConflict, PermanentChannelError
 from connectors.http import redact
 from connectors.rate_budget import BudgetRequest
+
+if TYPE_CHECKING:
+    from connectors.config import ApiConfig
 
 API: Final = "shopify"
 DEFAULT_API_VERSION: Final = "2025-01"
@@ -271,6 +276,46 @@ def _error_messages(errors: list[dict[str, Any]] | str | None) -> str:
     return "; ".join(m for m in messages if m) or "GraphQL error"
 
 
+SHOP_DOMAIN_HINT: Final = "shop_domain must be the shop's host name, like acme.myshopify.com"
+# What the console's install asks for: reading and changing product prices.
+INSTALL_SCOPES: Final = ("read_products", "write_products")
+
+
+class _AccessToken(msgspec.Struct, frozen=True):
+    access_token: str
+    scope: str = ""
+
+
+def shop_domain_ok(shop_domain: str, config: ApiConfig) -> bool:
+    """A host name; without a base URL override the domain becomes the URL, so only
+    Shopify's own hosts (a merchant cannot point the service at an internal address)."""
+    return bool(_SHOP_DOMAIN.match(shop_domain)) and (
+        config.shopify_base_url is not None or shop_domain.endswith(".myshopify.com")
+    )
+
+
+def install_signature_ok(params: Mapping[str, str], client_secret: str) -> bool:
+    """Whether Shopify signed an install callback: `hmac` is the hex HMAC-SHA256, keyed by the
+    app's client secret, of the other query parameters sorted by name as `k=v` joined by `&`."""
+    given = params.get("hmac", "")
+    if not given or not client_secret:
+        return False
+    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "hmac")
+    expected = hmac.new(client_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given.lower())
+
+
+def install_error_message(response: httpx.Response) -> str:
+    """Shopify's OAuth error (`{"error", "error_description"}`) or its usual `errors`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error_description"):
+        return str(body["error_description"])
+    return error_message(response)
+
+
 def error_message(response: httpx.Response) -> str:
     """Shopify's own error text from a non-2xx answer ({"errors": "..."} or a list)."""
     try:
@@ -315,14 +360,8 @@ class ShopifyStore(StoreConnector):
         shop_domain = credentials.get("shop_domain", "").strip().lower()
         access_token = credentials.get("access_token", "")
         api_version = credentials.get("api_version") or DEFAULT_API_VERSION
-        if not _SHOP_DOMAIN.match(shop_domain) or (
-            # Without a base URL override the domain becomes the URL: only Shopify's own hosts,
-            # so a merchant cannot point the service at an internal address.
-            self.config.shopify_base_url is None and not shop_domain.endswith(".myshopify.com")
-        ):
-            raise PermanentChannelError(
-                "shop_domain must be the shop's host name, like acme.myshopify.com", api=API
-            )
+        if not shop_domain_ok(shop_domain, self.config):
+            raise PermanentChannelError(SHOP_DOMAIN_HINT, api=API)
         if not access_token:
             raise AuthenticationError("access_token is required", api=API)
         if not _API_VERSION.match(api_version):
@@ -335,6 +374,31 @@ class ShopifyStore(StoreConnector):
         )
         await self._graphql(account, SHOP_QUERY, {})
         return account
+
+    async def exchange_install_code(self, shop_domain: str, code: str) -> str:
+        """The shop's offline access token for the code of an app install (OAuth
+        authorization-code grant: POST https://{shop}/admin/oauth/access_token)."""
+        if not self.config.shopify_client_id or not self.config.shopify_client_secret:
+            raise AuthenticationError("the service has no Shopify app credentials", api=API)
+        base = self.config.shopify_base_url or f"https://{shop_domain}"
+        response = await self.api.request(
+            API,
+            "POST",
+            f"{base.rstrip('/')}/admin/oauth/access_token",
+            json={
+                "client_id": self.config.shopify_client_id,
+                "client_secret": self.config.shopify_client_secret,
+                "code": code,
+            },
+            error_message=install_error_message,
+        )
+        try:
+            body = msgspec.json.decode(response.content, type=_AccessToken)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise AuthenticationError(
+                "Shopify answered the install without an access token", api=API
+            ) from None
+        return body.access_token
 
     async def read_price(
         self, account: ChannelAccount, product_id: str, variant_id: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from sandbox import amazon, control, ebay, shopify
+from sandbox import amazon, consent, control, ebay, shopify
 from sandbox.faults import fault_middleware
 from sandbox.state import SandboxState
 
@@ -29,6 +29,7 @@ def create_app(state: SandboxState | None = None, *, validate: bool = True) -> L
             shopify.router(state),
             ebay.router(state),
             amazon.router(state),
+            consent.router(state),
             control.router(state),
         ],
         middleware=[fault_middleware(state)],

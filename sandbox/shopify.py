@@ -87,6 +87,10 @@ class ShopifyState:
     restore_rate: float = 100.0
     available: float = 2000.0
     refilled_at: float = field(default_factory=time.monotonic)
+    # The app installs (sandbox.consent): the secret the sandbox signs callbacks and checks
+    # code exchanges with (`up` gives the service the same one), and codes not yet exchanged.
+    app_secret: str = "sandbox"
+    install_codes: dict[str, str] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Forget everything, in place."""

@@ -19,6 +19,7 @@ from server.api.controllers.policies import PolicyController
 from server.api.openapi import ParamValueSchema
 from server.api.problems import exception_handlers
 from server.config import ServiceConfig
+from server.console import Console
 from server.metrics import Metrics, metrics_middleware
 from server.services import Services
 
@@ -28,6 +29,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
     config = config or ServiceConfig.from_env()
     metrics = Metrics()
     services = Services(config, metrics)
+    console = Console(services)
     return Litestar(
         route_handlers=[
             HealthController,
@@ -35,14 +37,17 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             CredentialsController,
             DecideController,
             PolicyController,
+            *console.route_handlers(),
         ],
+        template_config=console.template_config(),
+        stores=console.stores(),
         on_startup=[services.start],
         on_shutdown=[services.stop],
         middleware=[metrics_middleware(metrics)],
         plugins=[ParamValueSchema()],
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
-        state=State({"services": services}),
+        state=State({"services": services, "console": console}),
         openapi_config=OpenAPIConfig(
             title="channel-router",
             version="1",

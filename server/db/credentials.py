@@ -19,6 +19,10 @@ class CredentialStore:
         self._table = tables.channel_credential
         self._box = box
 
+    def require_writable(self) -> None:
+        """Unavailable (503) unless accounts can be sealed: check before exchanging a code."""
+        self._require_box()
+
     def _require_box(self) -> SecretBox:
         if self._box is None:
             raise Unavailable("credentials cannot be stored: CHANNEL_ROUTER_SECRET_KEY is not set")
@@ -60,3 +64,22 @@ class CredentialStore:
         if not rows:
             return None
         return self._require_box().open(rows[0]["ciphertext"])
+
+    async def connected_at(self, merchant_id: str, channel: str) -> datetime | None:
+        """When the account was last stored, or None when there is none."""
+        table = self._table
+        rows = await (
+            table.select(table.updated_at)
+            .where(table.credential_key == f"{merchant_id}:{channel}")
+            .run()
+        )
+        return rows[0]["updated_at"] if rows else None
+
+    async def delete(self, merchant_id: str, channel: str) -> bool:
+        """Forget the account; True when there was one."""
+        table = self._table
+        key = f"{merchant_id}:{channel}"
+        if not await table.exists().where(table.credential_key == key).run():
+            return False
+        await table.delete().where(table.credential_key == key).run()
+        return True

@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 _CHUNK = 500  # rows per INSERT statement: 9 columns keeps SQLite under its variable limit
 
 
+class LoggedDecision(msgspec.Struct, frozen=True):
+    """One line of a merchant's recent decisions (the console's explorer lists them)."""
+
+    decision_id: str
+    created_at: datetime
+    rule_id: str
+    request: DecideRequest
+
+
+_request_decoder = msgspec.json.Decoder(DecideRequest)
+
+
 def log_row(request: DecideRequest, decision: Decision, now: datetime) -> dict[str, Any]:
     """The decision-log row of one decision (facts = the request as received)."""
     return {
@@ -165,3 +177,31 @@ class DecisionLog:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+
+    async def recent(self, merchant_id: str, limit: int = 20) -> list[LoggedDecision]:
+        """The merchant's latest decisions, newest first, with the requests they answered."""
+        table = self._table
+        rows = await (
+            table.select(table.decision_id, table.created_at, table.rule_id, table.facts)
+            .where(table.merchant_id == merchant_id)
+            .order_by(table.created_at, ascending=False)
+            .limit(limit)
+            .run()
+        )
+        found = []
+        for row in rows:
+            facts = row["facts"]
+            raw = facts.encode() if isinstance(facts, str) else msgspec.json.encode(facts)
+            try:
+                request = _request_decoder.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue  # a row written by an older shape of the request: not offered
+            found.append(
+                LoggedDecision(
+                    decision_id=row["decision_id"],
+                    created_at=row["created_at"],
+                    rule_id=row["rule_id"],
+                    request=request,
+                )
+            )
+        return found

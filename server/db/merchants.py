@@ -163,3 +163,14 @@ class MerchantStore:
     async def exists(self, merchant_id: str) -> bool:
         """Whether the merchant exists (read through the settings cache)."""
         return await self.find_settings(merchant_id) is not None
+
+    async def directory(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """(merchant_id, name) of the first `limit` merchants by id (the admin's picker)."""
+        table = self._table
+        rows = await (
+            table.select(table.merchant_id, table.name)
+            .order_by(table.merchant_id)
+            .limit(limit)
+            .run()
+        )
+        return [(row["merchant_id"], row["name"]) for row in rows]

@@ -28,6 +28,8 @@ class Tables:
     channel_credential: Any
     decision_log: Any
     schema_migration: Any
+    console_session: Any
+    console_oauth_state: Any
 
 
 def build_tables(engine: Engine) -> Tables:
@@ -62,4 +64,24 @@ def build_tables(engine: Engine) -> Tables:
         migration_id = Varchar(length=100, unique=True)
         applied_at = Timestamptz()
 
-    return Tables(Merchant, ChannelCredential, DecisionLog, SchemaMigration)
+    class ConsoleSession(Table, db=engine, tablename="console_session"):
+        session_key = Varchar(length=64, unique=True)  # sha256 of the cookie's session id
+        data = Text()
+        expires_at = Timestamptz(index=True)
+
+    class ConsoleOauthState(Table, db=engine, tablename="console_oauth_state"):
+        state_key = Varchar(length=64, unique=True)  # sha256 of the OAuth `state`
+        session_key = Varchar(length=64)
+        merchant_id = Varchar(length=64)
+        channel = Varchar(length=32)
+        data = Text()
+        expires_at = Timestamptz(index=True)
+
+    return Tables(
+        Merchant,
+        ChannelCredential,
+        DecisionLog,
+        SchemaMigration,
+        ConsoleSession,
+        ConsoleOauthState,
+    )

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.params import JSONBody
 
-from connectors.registry import EXTERNAL_CHANNELS
 from engine.types import Settings
 from server.api.controllers.common import BEARER, MerchantId, problem_responses, services
 from server.api.types import CreateMerchant, EffectiveSettings, MerchantCreated
-from server.errors import InvalidInput
-
-
-def check_channels(settings: Settings | None, prefix: str = "") -> None:
-    """Only channels with a connector may be enabled, each once: units routed to
-    any other name could never be listed."""
-    channels = settings.enabled_external_channels if settings else msgspec.UNSET
-    if channels is msgspec.UNSET:
-        return
-    for i, name in enumerate(channels):
-        field = f"{prefix}enabled_external_channels[{i}]"
-        if name not in EXTERNAL_CHANNELS:
-            known = ", ".join(sorted(EXTERNAL_CHANNELS))
-            raise InvalidInput(f"unknown external channel {name!r} (known: {known})", field)
-        if name in channels[:i]:
-            raise InvalidInput(f"channel {name!r} is listed twice", field)
+from server.merchant_settings import check_channels, replace_settings
 
 
 class MerchantController(Controller):
@@ -72,5 +55,4 @@ class MerchantController(Controller):
         """Replace the settings; fields left out fall back to the override file and policy."""
         svc = services(request)
         await svc.authorize(request, merchant_id)
-        check_channels(data)
-        return EffectiveSettings.of(await svc.merchants.put_settings(merchant_id, data))
+        return EffectiveSettings.of(await replace_settings(svc.merchants, merchant_id, data))
