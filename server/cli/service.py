@@ -124,6 +124,7 @@ def run_up(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.config import ServiceConfig
+    from server.console.config import SANDBOX_APP_ENV, sandbox_auth_env
     from server.processes.redis_private import PrivateRedis
 
     env = dict(os.environ)
@@ -150,10 +151,16 @@ def run_up(args: argparse.Namespace) -> int:
             # The sandbox, like the real APIs, wants the service's own OAuth client.
             for name in SANDBOX_CLIENT_ENV:
                 env.setdefault(name, "sandbox")
+            # The console's "Connect account" goes to the sandbox's consent pages.
+            for name, url in sandbox_auth_env(sandbox_url).items():
+                env.setdefault(name, url)
+            for name in SANDBOX_APP_ENV:
+                env.setdefault(name, "sandbox")
             notes.append(f"connectors point at the marketplace sandbox on {sandbox_url}")
         config = ServiceConfig.from_env(env)
         print(f"channel-router is starting on http://{args.host}:{args.port}")
         print(f"  admin token: {env['CHANNEL_ROUTER_ADMIN_TOKEN']}")
+        print(f"  console:     http://{args.host}:{args.port}/console (log in with a key)")
         print(f"  database:    {config.database_url}")
         print(f"  policies:    {config.policy_dir}")
         for note in notes:
