@@ -31,7 +31,6 @@ from server.processes.uvicorn_thread import UvicornThread
 from tests.server.conftest import (  # noqa: F401  (fixtures used by this folder's tests)
     _pg_execute,
     database_url,
-    policy_dir,
     postgres_url,
     with_search_path,
 )
@@ -94,14 +93,14 @@ class Site:
 
 
 @contextlib.contextmanager
-def running_site(database_url: str, policy_dir: Path, redis_url: str) -> Iterator[Site]:
+def running_site(db_url: str, policies: Path, redis_url: str) -> Iterator[Site]:
     """Sandbox and service on free loopback ports, stopped afterwards."""
     state = SandboxState()
     state.shopify.app_secret = SHOPIFY_SECRET
     sandbox = UvicornThread(create_sandbox(state), port=free_port()).start()
     config = ServiceConfig(
-        database_url=database_url,
-        policy_dir=policy_dir,
+        database_url=db_url,
+        policy_dir=policies,
         redis_url=redis_url,
         admin_token="admin-" + secrets.token_urlsafe(24),
         secret_key=secrets.token_urlsafe(32),
