@@ -8,14 +8,16 @@ sends each form with the CSRF token of the page it came from.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -30,6 +32,7 @@ from server.processes.redis_private import free_port
 from server.processes.uvicorn_thread import UvicornThread
 from tests.server.conftest import (  # noqa: F401  (fixtures used by this folder's tests)
     _pg_execute,
+    _pg_url,
     database_url,
     postgres_url,
     with_search_path,
@@ -39,6 +42,7 @@ from tests.server.helpers import connector_env
 AMAZON_APP_ID = "amzn1.sellerapps.app.console-test"
 SHOPIFY_CLIENT_ID = "console-test-shopify"
 SHOPIFY_SECRET = "console-test-shopify-secret"
+T = TypeVar("T")
 _CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
@@ -124,11 +128,31 @@ def module_database(kind: str, tmp: Path, postgres: str | None) -> Iterator[str]
         return
     assert postgres is not None
     schema = f"c_{secrets.token_hex(6)}"
-    asyncio.run(_pg_execute(postgres, f'CREATE SCHEMA "{schema}"'))
+    run_apart(_pg_execute(postgres, f'CREATE SCHEMA "{schema}"'))
     try:
         yield with_search_path(postgres, schema)
     finally:
-        asyncio.run(_pg_execute(postgres, f'DROP SCHEMA "{schema}" CASCADE'))
+        run_apart(_pg_execute(postgres, f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on its own loop in a thread: the browser tests' Playwright keeps an
+    event loop running in this thread, where asyncio.run would refuse."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=60)
+
+
+def _postgres_or_skip() -> str:
+    """tests.server's `postgres_url`, checked without asyncio.run in this thread."""
+    url = _pg_url()
+    try:
+        run_apart(_pg_execute(url, "SELECT 1"))
+    except Exception as exc:
+        reason = f"PostgreSQL at {urlsplit(url).netloc} unavailable: {type(exc).__name__}"
+        if os.environ.get("CHANNEL_ROUTER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (CHANNEL_ROUTER_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    return url
 
 
 @pytest.fixture(
@@ -142,7 +166,7 @@ def site(
     tmp = tmp_path_factory.mktemp("console")
     policies = tmp / "policies"
     shutil.copytree(REPO_POLICY_DIR, policies)
-    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    postgres = _postgres_or_skip() if request.param == "postgres" else None
     with (
         module_database(request.param, tmp, postgres) as url,
         running_site(url, policies, redis_url) as running,
