@@ -4,6 +4,7 @@ override typed into the form keeps the type of the parameter it replaces."""
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -41,7 +42,7 @@ def test_the_picture_accounts_for_every_unit(stock: int, percent: int, channels:
     if stock:
         assert sum(p.width for p in parts) == pytest.approx(100, abs=0.01)
         assert abs(sum(p.share for p in parts) - 100) <= Decimal("0.1") * len(parts)
-        assert all(a.x + a.width == pytest.approx(b.x, abs=0.01) for a, b in zip(parts, parts[1:]))
+        assert all(a.x + a.width == pytest.approx(b.x, abs=0.01) for a, b in pairwise(parts))
     else:
         assert all(p.width == 0 for p in parts)
 
