@@ -179,3 +179,16 @@ async def test_state_store_refuses_expired_and_misrouted_states(
     with pytest.raises(ConsentRefused, match="used already"):
         await states.consume(state, session, "ebay")
     assert rows[0]["expires_at"] < datetime.now(UTC) + timedelta(minutes=6)
+
+
+def test_connection_endpoints_keep_to_the_merchant(site: Site) -> None:
+    mine, key = site.create_merchant()
+    other, _ = site.create_merchant()
+    bearer = {"Authorization": f"Bearer {key}"}
+    path = "/v1/merchants/{}/channels/{}/credentials"
+    assert site.api.get(path.format(mine, "ebay"), headers=bearer).json()["connected"] is False
+    assert site.api.get(path.format(other, "ebay"), headers=bearer).status_code == 403
+    assert site.api.delete(path.format(other, "ebay"), headers=bearer).status_code == 403
+    assert site.api.get(path.format(mine, "etsy"), headers=bearer).status_code == 404
+    assert site.api.delete(path.format(mine, "ebay"), headers=bearer).status_code == 404
+    assert site.api.get(path.format(mine, "ebay")).status_code == 401
