@@ -109,6 +109,16 @@ def with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+@dataclass(frozen=True)
+class FlowContext:
+    """What a flow works with: the settings, our callback URL and the HTTP client."""
+
+    console: ConsoleConfig
+    api: ApiConfig
+    callback: str
+    client: httpx.AsyncClient
+
+
 class Flow:
     """One channel's consent: where to send the merchant and what comes back."""
 
@@ -125,24 +135,11 @@ class Flow:
         """Field -> problem for what the merchant typed before leaving."""
         return {}
 
-    def consent_url(
-        self,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        state: str,
-        callback: str,
-        asked: dict[str, str],
-    ) -> str:
+    def consent_url(self, ctx: FlowContext, state: str, asked: dict[str, str]) -> str:
         raise NotImplementedError
 
     async def credentials(
-        self,
-        query: dict[str, str],
-        pending: Pending,
-        callback: str,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        client: httpx.AsyncClient,
+        self, ctx: FlowContext, query: dict[str, str], pending: Pending
     ) -> dict[str, str]:
         """The connect-path fields for the redirect back; ConsentRefused otherwise."""
         raise NotImplementedError
@@ -167,19 +164,12 @@ class EbayFlow(Flow):
         # eBay names the redirect by RuName; the RuName's accept URL is our callback.
         return console.ebay_runame or callback
 
-    def consent_url(
-        self,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        state: str,
-        callback: str,
-        asked: dict[str, str],
-    ) -> str:
+    def consent_url(self, ctx: FlowContext, state: str, asked: dict[str, str]) -> str:
         return with_query(
-            console.ebay_auth_url,
+            ctx.console.ebay_auth_url,
             {
-                "client_id": api.ebay_client_id,
-                "redirect_uri": self._redirect_uri(console, callback),
+                "client_id": ctx.api.ebay_client_id,
+                "redirect_uri": self._redirect_uri(ctx.console, ctx.callback),
                 "response_type": "code",
                 "scope": " ".join(EBAY_SCOPES),
                 "state": state,
@@ -187,20 +177,14 @@ class EbayFlow(Flow):
         )
 
     async def credentials(
-        self,
-        query: dict[str, str],
-        pending: Pending,
-        callback: str,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        client: httpx.AsyncClient,
+        self, ctx: FlowContext, query: dict[str, str], pending: Pending
     ) -> dict[str, str]:
         _declined(query)
         if not query.get("code"):
             raise ConsentRefused("eBay's answer carries no authorization code")
         return {
             "authorization_code": query["code"],
-            "redirect_uri": self._redirect_uri(console, callback),
+            "redirect_uri": self._redirect_uri(ctx.console, ctx.callback),
         }
 
 
@@ -215,37 +199,24 @@ class AmazonFlow(Flow):
             return "CHANNEL_ROUTER_AMAZON_APPLICATION_ID"
         return None if api.amazon_client_id else "CHANNEL_ROUTER_AMAZON_CLIENT_ID"
 
-    def consent_url(
-        self,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        state: str,
-        callback: str,
-        asked: dict[str, str],
-    ) -> str:
+    def consent_url(self, ctx: FlowContext, state: str, asked: dict[str, str]) -> str:
         return with_query(
-            console.amazon_auth_url,
+            ctx.console.amazon_auth_url,
             {
-                "application_id": console.amazon_application_id,
+                "application_id": ctx.console.amazon_application_id,
                 "state": state,
-                "redirect_uri": callback,
+                "redirect_uri": ctx.callback,
             },
         )
 
     async def credentials(
-        self,
-        query: dict[str, str],
-        pending: Pending,
-        callback: str,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        client: httpx.AsyncClient,
+        self, ctx: FlowContext, query: dict[str, str], pending: Pending
     ) -> dict[str, str]:
         _declined(query)
         code, seller = query.get("spapi_oauth_code"), query.get("selling_partner_id")
         if not code or not seller:
             raise ConsentRefused("Amazon's answer lacks spapi_oauth_code or selling_partner_id")
-        return {"authorization_code": code, "redirect_uri": callback, "seller_id": seller}
+        return {"authorization_code": code, "redirect_uri": ctx.callback, "seller_id": seller}
 
 
 class ShopifyFlow(Flow):
@@ -265,47 +236,33 @@ class ShopifyFlow(Flow):
             return {"shop_domain": "enter the shop's host name, like acme.myshopify.com"}
         return {}
 
-    def consent_url(
-        self,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        state: str,
-        callback: str,
-        asked: dict[str, str],
-    ) -> str:
+    def consent_url(self, ctx: FlowContext, state: str, asked: dict[str, str]) -> str:
         shop = asked["shop_domain"].strip().lower()
         params = {
-            "client_id": api.shopify_client_id,
+            "client_id": ctx.api.shopify_client_id,
             "scope": ",".join(INSTALL_SCOPES),
-            "redirect_uri": callback,
+            "redirect_uri": ctx.callback,
             "state": state,
         }
-        if console.shopify_auth_url:  # a stand-in serves every shop: tell it which one
+        if ctx.console.shopify_auth_url:  # a stand-in serves every shop: tell it which one
             return with_query(
-                console.shopify_auth_url + "/admin/oauth/authorize", {**params, "shop": shop}
+                ctx.console.shopify_auth_url + "/admin/oauth/authorize", {**params, "shop": shop}
             )
         return with_query(f"https://{shop}/admin/oauth/authorize", params)
 
     async def credentials(
-        self,
-        query: dict[str, str],
-        pending: Pending,
-        callback: str,
-        console: ConsoleConfig,
-        api: ApiConfig,
-        client: httpx.AsyncClient,
+        self, ctx: FlowContext, query: dict[str, str], pending: Pending
     ) -> dict[str, str]:
         _declined(query)
-        if not install_signature_ok(query, api.shopify_client_secret):
+        if not install_signature_ok(query, ctx.api.shopify_client_secret):
             raise ConsentRefused("Shopify's signature on the answer does not verify")
         shop = query.get("shop", "").lower()
         if shop != pending.data.get("shop_domain", "").lower():
             raise ConsentRefused("the answer came back for another shop")
         if not query.get("code"):
             raise ConsentRefused("Shopify's answer carries no authorization code")
-        token = await ShopifyStore(ApiClient(client, api), api).exchange_install_code(
-            shop, query["code"]
-        )
+        store = ShopifyStore(ApiClient(ctx.client, ctx.api), ctx.api)
+        token = await store.exchange_install_code(shop, query["code"])
         return {"shop_domain": shop, "access_token": token}
 
 

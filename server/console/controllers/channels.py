@@ -14,9 +14,9 @@ from connectors.registry import EXTERNAL_CHANNELS, STORES
 from server.accounts import Connection, connect_and_save, connection, credential_fields
 from server.api.types import ChannelCredentials
 from server.console import pages, sessions, settings_form
-from server.console.oauth import FLOWS, ConsentRefused, query_dict
+from server.console.oauth import FLOWS, ConsentRefused, FlowContext, query_dict
 from server.db.credentials import CredentialStore
-from server.errors import InvalidInput
+from server.errors import InvalidInput, Unavailable
 
 Channel = Annotated[str, PathParameter(max_length=32, pattern=r"^[a-z][a-z0-9_-]*$")]
 
@@ -71,9 +71,7 @@ class ChannelsController(Controller):
         state = await console.states.issue(
             sessions.session_key(request), merchant_id, channel, asked
         )
-        url = flow.consent_url(
-            console.config, console.api_config, state, _callback(request, channel), asked
-        )
+        url = flow.consent_url(_context(request, channel), state, asked)
         return Response(content=b"", status_code=303, headers={"Location": url})
 
     @get("/{channel:str}/callback")
@@ -92,10 +90,7 @@ class ChannelsController(Controller):
             )
             if not user.is_admin and user.merchant_id != pending.merchant_id:
                 raise ConsentRefused("this connect was started for another merchant")
-            callback = _callback(request, channel)
-            fields = await flow.credentials(
-                query, pending, callback, console.config, console.api_config, _http(request)
-            )
+            fields = await flow.credentials(_context(request, channel), query, pending)
             checked = credential_fields(channel, msgspec.convert(fields, ChannelCredentials))
             store = CredentialStore(svc.tables, svc.secret_box)
             await connect_and_save(
@@ -132,17 +127,15 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def _http(request: Request[Any, Any, Any]) -> Any:
-    client = pages.services(request).http
+def _context(request: Request[Any, Any, Any], channel: str) -> FlowContext:
+    """The flow's settings and our redirect URI for `channel`, as browsers reach us."""
+    console = pages.console(request)
+    client = console.services.http
     if client is None:
-        raise ConsentRefused("the service is not started")
-    return client
-
-
-def _callback(request: Request[Any, Any, Any], channel: str) -> str:
-    """Our redirect URI for `channel`, as the browser reaches the console."""
-    base = pages.console(request).config.public_url or str(request.base_url).rstrip("/")
-    return f"{base}/console/channels/{channel}/callback"
+        raise Unavailable("the service is not started")
+    base = console.config.public_url or str(request.base_url).rstrip("/")
+    callback = f"{base}/console/channels/{channel}/callback"
+    return FlowContext(console.config, console.api_config, callback, client)
 
 
 async def _page(
