@@ -163,12 +163,21 @@ def site(
 ) -> Iterator[Site]:
     """One service per test module and backend (starting one costs a second or two); tests
     stay independent by each creating merchants of their own."""
+    postgres = _postgres_or_skip() if request.param == "postgres" else None
+    with site_on(request.param, tmp_path_factory, redis_url, postgres) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def site_on(
+    kind: str, tmp_path_factory: pytest.TempPathFactory, redis_url: str, postgres: str | None
+) -> Iterator[Site]:
+    """A running site on a database of `kind`, with its own copy of the policies."""
     tmp = tmp_path_factory.mktemp("console")
     policies = tmp / "policies"
     shutil.copytree(REPO_POLICY_DIR, policies)
-    postgres = _postgres_or_skip() if request.param == "postgres" else None
     with (
-        module_database(request.param, tmp, postgres) as url,
+        module_database(kind, tmp, postgres) as url,
         running_site(url, policies, redis_url) as running,
     ):
         yield running

@@ -1,6 +1,7 @@
 """The console in a real browser: Debian's headless Chromium driven by Playwright.
 
-One browser per module (started once), a fresh context per test, one merchant per test.
+One browser per module (started once), a fresh context per test, one merchant per test, on
+SQLite (the HTTP tests beside this file run the same flows on PostgreSQL as well).
 Each test asserts on what the page shows and on the API state afterwards; key pages are
 checked with axe-core (no serious or critical violation) at desktop and phone width and
 saved as screenshots under artifacts/console/ (gitignored; CI keeps them).
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.console.conftest import Site
+from tests.console.conftest import Site, site_on
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +48,14 @@ def _missing() -> str | None:
     if importlib.util.find_spec("playwright") is None:
         return "Playwright for Python is not installed (pip install -e '.[dev]')"
     return None
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Site]:
+    """SQLite only here: the pages run the same code on both databases, and the HTTP tests
+    beside this file run every flow on PostgreSQL too (a browser run costs ~35 s)."""
+    with site_on("sqlite", tmp_path_factory, redis_url, None) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +95,6 @@ def _axe_source() -> str:
 
 def check_page(page: Any, name: str, request: pytest.FixtureRequest) -> None:
     """axe-core at desktop and phone width, no sideways scrolling on a phone, screenshots."""
-    backend = request.node.callspec.params.get("site", "db")
-    if backend == "postgres":
-        return  # the same pages as on SQLite: checked and pictured once
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     source = _axe_source()
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
