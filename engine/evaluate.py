@@ -8,6 +8,7 @@ integer allocation. It does no I/O; the caller supplies the merchant settings.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
@@ -18,10 +19,11 @@ from engine.compile import CompiledPolicy, compiled
 from engine.conditions import Why, compile_condition, value_of
 from engine.loader import override_problem
 from engine.model import Policy
-from engine.policy_set import PolicySet, PolicySummary, layer_params
+from engine.policy_set import Clock, PolicySet, PolicySummary, layer_params
 from engine.types import (
     DecideRequest,
     Decision,
+    DecisionError,
     EffectiveParam,
     PolicyRef,
     Settings,
@@ -61,8 +63,20 @@ def _price(value: Decimal | None) -> float | None:
 class Engine:
     """Evaluates requests against one loaded PolicySet. Use from one thread only."""
 
-    def __init__(self, policy_set: PolicySet, *, new_id: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        policy_set: PolicySet,
+        *,
+        new_id: Callable[[], str] | None = None,
+        clock: Clock = time.time,
+    ) -> None:
         self.policy_set = policy_set
+        # Read only for policies with a scheduled activation or a shadow version,
+        # so a version takes over at its time without a reload (tests inject one).
+        self.clock = clock
+        # True when some policy has a shadow version: the server's shadow step
+        # costs one attribute test per decision when it is False.
+        self.shadowing = bool(policy_set.shadow)
         self._compiled: dict[str, CompiledPolicy] = {
             p.sha256: compiled(p) for p in policy_set.all_policies()
         }
@@ -79,7 +93,7 @@ class Engine:
         self._new_id = new_id or (lambda: os.urandom(16).hex())
 
     def summary(self) -> list[PolicySummary]:
-        return self.policy_set.summary()
+        return self.policy_set.summary(self.clock)
 
     def effective_params(
         self, policy: Policy, request: DecideRequest, settings: Settings | None
@@ -97,7 +111,36 @@ class Engine:
         self, request: DecideRequest, settings: Settings | None = None, *, trace: bool = True
     ) -> Decision:
         """The routing decision for one product; raises DecisionError on a bad pin or override."""
-        policy = self.policy_set.resolve(request.merchant_id, request.policy_version)
+        policy = self.policy_set.resolve(request.merchant_id, request.policy_version, self.clock)
+        return self.decide_with(policy, request, settings, trace=trace)
+
+    def shadow_decision(
+        self, request: DecideRequest, settings: Settings | None, decision: Decision
+    ) -> Decision | None:
+        """What the policy's shadow version would have decided, or None (no shadow, the
+        decision came from the shadow version itself, or its parameters refuse the request)."""
+        version = self.policy_set.shadow_version(decision.policy.name, self.clock)
+        if version is None or version == decision.policy.version:
+            return None
+        try:
+            return self.decide_with(
+                self.policy_set.policies[decision.policy.name][version],
+                request,
+                settings,
+                trace=False,
+            )
+        except DecisionError:
+            return None
+
+    def decide_with(
+        self,
+        policy: Policy,
+        request: DecideRequest,
+        settings: Settings | None = None,
+        *,
+        trace: bool = True,
+    ) -> Decision:
+        """The decision of one given policy version (the shadow step and `policy diff`)."""
         parameters = self.effective_params(policy, request, settings)
         params = {name: p.value for name, p in parameters.items()}
         facts = request_facts(request)
@@ -147,6 +190,8 @@ class Engine:
                 rule.id,
                 i == index,
                 ("matched: " if i == index else "failed: ") + whys[i](facts, params),
+                policy.source,
+                rule.line,
             )
             for i, rule in enumerate(policy.rules[: index + 1])
         ]

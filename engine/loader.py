@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,18 +66,39 @@ def load_paths(paths: Iterable[Path]) -> PolicySet:
     `merchants/` holds override files, `tests/` policy test cases, anything
     else is a policy. A file given by itself is judged by its parent's name.
     """
-    problems: list[Problem] = []
-    builder = _SetBuilder(problems)
+    builder = _read(paths)
+    policy_set = builder.assemble()
+    if builder.problems:
+        raise PolicyProblems(builder.problems)
+    return policy_set
+
+
+def load_for_review(paths: Iterable[Path]) -> tuple[PolicySet, list[Problem]]:
+    """Everything that loads, plus every problem, without raising (`policy lint`).
+
+    A policy whose only problem is a missing catch-all rule still loads here, so
+    lint can show the inputs that no rule takes.
+    """
+    builder = _read(paths)
+    policy_set = builder.assemble()
+    return policy_set, sorted(set(builder.problems))
+
+
+def _read(paths: Iterable[Path]) -> _SetBuilder:
+    builder = _SetBuilder([])
     for path in paths:
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES):
-                parents = file.relative_to(path).parts[:-1]
-                builder.add_file(file, _kind_of(parents[-1] if parents else ""))
+                relative = file.relative_to(path)
+                parents = relative.parts[:-1]
+                source = str(Path(path.resolve().name) / relative)
+                builder.add_file(file, _kind_of(parents[-1] if parents else ""), source)
         elif path.is_file():
-            builder.add_file(path, _kind_of(path.parent.name))
+            source = str(path) if not path.is_absolute() else f"{path.parent.name}/{path.name}"
+            builder.add_file(path, _kind_of(path.parent.name), source)
         else:
-            problems.append(Problem(str(path), 1, 1, "no such file or folder"))
-    return builder.finish()
+            builder.problems.append(Problem(str(path), 1, 1, "no such file or folder"))
+    return builder
 
 
 def _kind_of(folder: str) -> FileKind:
@@ -95,9 +117,9 @@ class _FileContext:
         self.doc = doc
         self._problems = problems
 
-    def problem(self, path: NodePath, message: str) -> None:
+    def problem(self, path: NodePath, message: str, code: str = "") -> None:
         line, col = self.doc.where(path)
-        self._problems.append(Problem(self.name, line, col, message))
+        self._problems.append(Problem(self.name, line, col, message, code))
 
     @property
     def count(self) -> int:
@@ -113,7 +135,7 @@ class _SetBuilder:
         # Policies whose own file has problems: files referring to them say nothing more.
         self.broken: set[str] = set()
 
-    def add_file(self, file: Path, kind: FileKind) -> None:
+    def add_file(self, file: Path, kind: FileKind, source: str = "") -> None:
         name = str(file)
         raw = file.read_bytes()
         try:
@@ -136,10 +158,10 @@ class _SetBuilder:
         if errors:
             return
         if kind == "policy":
-            policy = _build_policy(ctx, hashlib.sha256(raw).hexdigest())
+            policy = _build_policy(ctx, hashlib.sha256(raw).hexdigest(), source or name)
             if policy is not None:
                 self.policies.append((policy, ctx))
-            else:
+            if policy is None or policy.rules[-1].when is not None:
                 self.broken.add(doc.data["policy"])
         elif kind == "merchant-override":
             data = doc.data
@@ -149,7 +171,8 @@ class _SetBuilder:
         else:
             self.tests.append((_build_tests(ctx), ctx))
 
-    def finish(self) -> PolicySet:
+    def assemble(self) -> PolicySet:
+        """The set from every file that loaded; problems found on the way are recorded."""
         by_name: dict[str, dict[str, Policy]] = {}
         for policy, ctx in self.policies:
             versions = by_name.setdefault(policy.name, {})
@@ -195,21 +218,75 @@ class _SetBuilder:
         for tests, ctx in self.tests:
             if tests.policy not in self.broken:
                 _check_tests(tests, ctx, by_name, active)
-        if self.problems:
-            raise PolicyProblems(self.problems)
+        schedule, shadow = _schedules(by_name, ctx_of)
         return PolicySet(
             policies=by_name,
             active=active,
             staged=staged,
             overrides=overrides,
             tests=tuple(t for t, _ in self.tests),
+            schedule=schedule,
+            shadow=shadow,
         )
+
+
+def _schedules(
+    by_name: dict[str, dict[str, Policy]], ctx_of: dict[int, _FileContext]
+) -> tuple[dict[str, tuple[tuple[float, str], ...]], dict[str, str]]:
+    """Scheduled activations (time-ordered) and the shadow version of each policy.
+
+    Conflicts are problems of the file that causes them: two versions taking
+    over at the same instant, a schedule on the active version, a shadow
+    version that is also active or staged, two shadow versions of one policy.
+    """
+    schedule: dict[str, tuple[tuple[float, str], ...]] = {}
+    shadow: dict[str, str] = {}
+    for name, versions in by_name.items():
+        at: dict[float, str] = {}
+        for p in versions.values():
+            ctx = ctx_of[id(p)]
+            if p.active_from is not None:
+                when = p.active_from.timestamp()
+                if p.active:
+                    ctx.problem(
+                        ("active_from",),
+                        "active_from is for versions not yet active; this one has active: true",
+                        "schedule-conflict",
+                    )
+                elif when in at:
+                    ctx.problem(
+                        ("active_from",),
+                        f"version {at[when]!r} of {name!r} also takes over at "
+                        f"{p.active_from.isoformat()}: which one is active then?",
+                        "schedule-conflict",
+                    )
+                else:
+                    at[when] = p.version
+            if p.shadow:
+                if p.active or p.active_for:
+                    ctx.problem(
+                        ("shadow",),
+                        "a shadow version is evaluated beside the active one and decides "
+                        "nothing: it cannot be active or staged",
+                        "shadow-conflict",
+                    )
+                elif name in shadow:
+                    ctx.problem(
+                        ("shadow",),
+                        f"policy {name!r} already has shadow version {shadow[name]!r}",
+                        "shadow-conflict",
+                    )
+                else:
+                    shadow[name] = p.version
+        if at:
+            schedule[name] = tuple(sorted(at.items()))
+    return schedule, shadow
 
 
 # ---------------------------------------------------------------- policies
 
 
-def _build_policy(ctx: _FileContext, sha256: str) -> Policy | None:
+def _build_policy(ctx: _FileContext, sha256: str, source: str) -> Policy | None:
     data = ctx.doc.data
     before = ctx.count
     params: dict[str, ParamDecl] = {}
@@ -246,21 +323,28 @@ def _build_policy(ctx: _FileContext, sha256: str) -> Policy | None:
                 f"rule {rule['id']!r} has no 'when' and matches everything, "
                 "so the rules after it can never match",
             )
+        line, col = ctx.doc.where(path)
         rules.append(
             Rule(
                 id=rule["id"],
                 reason=rule["reason"],
                 when=when,
                 outcome=_outcome(ctx, rule["outcome"], (*path, "outcome"), params),
+                line=line,
+                col=col,
             )
         )
+    active_from = _time(ctx, data.get("active_from"), ("active_from",))
+    if ctx.count > before:
+        return None
     if "when" in rules_data[-1]:
+        # Not counted above: `policy lint` still analyses such a policy to show
+        # the inputs no rule takes (engine.lint, code "gap").
         ctx.problem(
             ("rules", len(rules_data) - 1, "when"),
             "the last rule must have no 'when' so that every product matches some rule",
+            "no-default-rule",
         )
-    if ctx.count > before:
-        return None
     return Policy(
         name=data["policy"],
         version=data["version"],
@@ -271,7 +355,21 @@ def _build_policy(ctx: _FileContext, sha256: str) -> Policy | None:
         params=params,
         rules=tuple(rules),
         description=data.get("description", ""),
+        source=source,
+        shadow=data.get("shadow", False),
+        active_from=active_from,
     )
+
+
+def _time(ctx: _FileContext, raw: str | None, path: NodePath) -> datetime | None:
+    """An RFC 3339 time (the schema checked its shape), or None; a problem if impossible."""
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError as exc:
+        ctx.problem(path, f"active_from: {exc}")
+        return None
 
 
 # Numbers the rules engine reads exactly: durable-rules caps integers at int64 and
@@ -355,16 +453,21 @@ def _operand(
 def _condition(
     ctx: _FileContext, raw: dict[str, Any], path: NodePath, params: dict[str, ParamDecl]
 ) -> Condition:
+    line, col = ctx.doc.where(path)
     if "all" in raw:
         return All(
-            tuple(_condition(ctx, c, (*path, "all", i), params) for i, c in enumerate(raw["all"]))
+            tuple(_condition(ctx, c, (*path, "all", i), params) for i, c in enumerate(raw["all"])),
+            line,
+            col,
         )
     if "any" in raw:
         return Any_(
-            tuple(_condition(ctx, c, (*path, "any", i), params) for i, c in enumerate(raw["any"]))
+            tuple(_condition(ctx, c, (*path, "any", i), params) for i, c in enumerate(raw["any"])),
+            line,
+            col,
         )
     if "not" in raw:
-        return Not(_condition(ctx, raw["not"], (*path, "not"), params))
+        return Not(_condition(ctx, raw["not"], (*path, "not"), params), line, col)
     if "fact" in raw:
         subject, stype = _operand(ctx, raw["fact"], (*path, "fact"), params, subject="fact")
     else:
@@ -380,21 +483,25 @@ def _condition(
             ctx.problem(at, f"'{op}' needs a list, got {otype}")
         elif stype is not None and stype != "string":
             ctx.problem(at, f"'{op}' tests a string, but {label} is {stype}")
-        return Member(subject, operand, negated=op == "not_in")
+        return Member(subject, operand, negated=op == "not_in", line=line, col=col)
     if op == "between":
         low, ltype = _operand(ctx, raw[op][0], (*at, 0), params)
         high, htype = _operand(ctx, raw[op][1], (*at, 1), params)
         for t, i in ((stype, None), (ltype, 0), (htype, 1)):
             if t is not None and _kind(t) != "number":
                 ctx.problem(at if i is None else (*at, i), f"'between' compares numbers, got {t}")
-        return All((Compare(subject, "ge", low), Compare(subject, "le", high)))
+        return All(
+            (Compare(subject, "ge", low, line, col), Compare(subject, "le", high, line, col)),
+            line,
+            col,
+        )
     operand, otype = _operand(ctx, raw[op], at, params)
     if stype is not None and otype is not None:
         if op in ORDERING_OPS and _kind(stype) != "number":
             ctx.problem(at, f"'{op}' orders numbers, but {label} is {stype}")
         elif _kind(stype) != _kind(otype):
             ctx.problem(at, f"cannot compare {label} ({stype}) with {otype}")
-    return Compare(subject, op, operand)  # type: ignore[arg-type]  # schema: op is a CompareOp
+    return Compare(subject, op, operand, line, col)  # type: ignore[arg-type]  # schema: op is a CompareOp
 
 
 def _outcome(

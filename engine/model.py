@@ -5,6 +5,7 @@ The loader builds these from YAML once; evaluation only reads them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 import msgspec
@@ -51,11 +52,17 @@ Operand = Fact | Param | Literal_
 
 
 class Compare(msgspec.Struct, frozen=True):
-    """`subject OP operand`; `between` is two Compares under an All."""
+    """`subject OP operand`; `between` is two Compares under an All.
+
+    `line`/`col` (here and on every condition node and rule) are where the node
+    sits in its file, so lint findings, coverage and traces can point at it.
+    """
 
     subject: Operand
     op: CompareOp
     operand: Operand
+    line: int = 0
+    col: int = 0
 
 
 class Member(msgspec.Struct, frozen=True):
@@ -64,18 +71,26 @@ class Member(msgspec.Struct, frozen=True):
     subject: Operand
     operand: Operand
     negated: bool = False
+    line: int = 0
+    col: int = 0
 
 
 class All(msgspec.Struct, frozen=True):
     children: tuple[Condition, ...]
+    line: int = 0
+    col: int = 0
 
 
 class Any_(msgspec.Struct, frozen=True):
     children: tuple[Condition, ...]
+    line: int = 0
+    col: int = 0
 
 
 class Not(msgspec.Struct, frozen=True):
     child: Condition
+    line: int = 0
+    col: int = 0
 
 
 Condition = Compare | Member | All | Any_ | Not
@@ -92,6 +107,8 @@ class Rule(msgspec.Struct, frozen=True):
     reason: str
     when: Condition | None
     outcome: Outcome
+    line: int = 0
+    col: int = 0
 
 
 class ParamDecl(msgspec.Struct, frozen=True):
@@ -112,6 +129,13 @@ class Policy(msgspec.Struct, frozen=True):
     params: dict[str, ParamDecl]
     rules: tuple[Rule, ...]
     description: str = ""
+    # The file as a reviewer finds it in the repository: relative to the policy
+    # folder's parent (`policies/channel-routing/v1.yaml`); traces show this.
+    source: str = ""
+    # Evaluated beside the active version for every decision, never deciding.
+    shadow: bool = False
+    # Becomes the active version at this instant (timezone-aware).
+    active_from: datetime | None = None
 
 
 class MerchantOverride(msgspec.Struct, frozen=True):

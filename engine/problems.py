@@ -14,6 +14,8 @@ class Problem(msgspec.Struct, frozen=True, order=True):
     line: int
     col: int
     message: str
+    # A stable code for tools (`policy lint --format json`); empty for plain schema problems.
+    code: str = ""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"

@@ -103,6 +103,9 @@ class TraceEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     rule_id: str
     matched: bool
     detail: str
+    # Where the rule is written (`policies/channel-routing/v1.yaml`, line of the rule).
+    file: str = ""
+    line: int = 0
 
 
 class EffectiveParam(msgspec.Struct, frozen=True):

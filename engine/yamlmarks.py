@@ -75,4 +75,11 @@ def _convert(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, (*path, i), marks) for i, item in enumerate(node.value)]
+    if node.tag == _TIMESTAMP:
+        # Keep dates as written (`active_from: 2026-12-24T00:00:00Z`): the schemas
+        # describe them as strings, and the loader reads them as RFC 3339.
+        return node.value
     return loader.construct_object(node, deep=True)
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
