@@ -32,13 +32,19 @@ def run_cases(engine: Engine) -> list[CaseResult]:
     return [_run(engine, tests, case) for tests in engine.policy_set.tests for case in tests.cases]
 
 
-def _run(engine: Engine, tests: PolicyTests, case: PolicyCase) -> CaseResult:
+def case_request(tests: PolicyTests, case: PolicyCase) -> tuple[DecideRequest, Settings | None]:
+    """The request and settings of one case (its file's version pinned, if it names one)."""
     raw = dict(case.request)
     settings_raw = raw.pop("settings", None)
     if tests.version is not None and "policy_version" not in raw:
         raw["policy_version"] = tests.version
     request = msgspec.convert(raw, DecideRequest)
     settings = msgspec.convert(settings_raw, Settings) if settings_raw is not None else None
+    return request, settings
+
+
+def _run(engine: Engine, tests: PolicyTests, case: PolicyCase) -> CaseResult:
+    request, settings = case_request(tests, case)
     try:
         decision = engine.decide(request, settings)
     except DecisionError as exc:

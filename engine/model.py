@@ -117,6 +117,8 @@ class ParamDecl(msgspec.Struct, frozen=True):
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    line: int = 0
+    col: int = 0
 
 
 class Policy(msgspec.Struct, frozen=True):
@@ -136,6 +138,8 @@ class Policy(msgspec.Struct, frozen=True):
     shadow: bool = False
     # Becomes the active version at this instant (timezone-aware).
     active_from: datetime | None = None
+    # (line, col) of each top-level key of the file, for findings about them.
+    at: dict[str, tuple[int, int]] = {}
 
 
 class MerchantOverride(msgspec.Struct, frozen=True):
@@ -144,6 +148,8 @@ class MerchantOverride(msgspec.Struct, frozen=True):
     policy: str = "channel-routing"
     policy_version: str | None = None
     params: dict[str, ParamValue] = {}
+    # (line, col) of each overridden parameter and of `policy_version`, for lint.
+    param_at: dict[str, tuple[int, int]] = {}
 
 
 class PolicyCase(msgspec.Struct, frozen=True):

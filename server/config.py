@@ -7,7 +7,8 @@ the CLI build one and pass it down, so nothing reads `os.environ` later on.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class ServiceConfig:
     # the real processes; off by default so many apps in one test process do
     # not pin each other's garbage.
     freeze_gc: bool = False
+    # The clock scheduled policy activations are read against (tests inject one).
+    clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:

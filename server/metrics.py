@@ -8,12 +8,13 @@ requests by route template, never by raw path, so label sets stay bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from engine.model import Policy
 from engine.types import Decision
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -77,6 +78,18 @@ class Metrics:
             if child is None:
                 child = self._decision_children[key] = self.decisions.labels(*key)
             child.inc(n)
+
+    def prebind_rules(self, policies: Iterable[Policy]) -> None:
+        """Create the by-rule counter's child of every loaded rule, at 0 if new.
+
+        Rules that never fire then show in /metrics as 0 (not as absent), and
+        counting a decision never builds a label set on the hot path.
+        """
+        for policy in policies:
+            for rule in policy.rules:
+                key = (policy.name, policy.version, rule.id)
+                if key not in self._decision_children:
+                    self._decision_children[key] = self.decisions.labels(*key)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

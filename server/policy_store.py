@@ -11,21 +11,28 @@ with it: decide is synchronous, so no request ever sees half a set.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine import Engine, load_policy_dir
+from engine.policy_set import Clock
 from server.errors import Unavailable
 
 
 class PolicyStore:
     """Holds the current Engine; `reload` replaces it atomically."""
 
-    def __init__(self, policy_dir: Path) -> None:
+    def __init__(self, policy_dir: Path, clock: Clock = time.time) -> None:
         self.policy_dir = policy_dir
+        # Engines read it to activate scheduled versions at their time (no reload needed).
+        self.clock = clock
         self._engine: Engine | None = None
         self._lock = asyncio.Lock()
         self.reloads = 0
+        # Called with each new Engine once it is in force (e.g. to pre-bind metrics).
+        self.on_reload: list[Callable[[Engine], None]] = []
 
     @property
     def loaded(self) -> bool:
@@ -43,9 +50,11 @@ class PolicyStore:
         """Read the folder again and swap it in; PolicyProblems leaves the old set in force."""
         async with self._lock:
             policy_set = await asyncio.to_thread(load_policy_dir, self.policy_dir)
-            engine = Engine(policy_set)
+            engine = Engine(policy_set, clock=self.clock)
             self._engine = engine
             self.reloads += 1
+            for listener in self.on_reload:
+                listener(engine)
             return list(engine.summary())
 
     def summary(self) -> list[Any]:

@@ -24,11 +24,13 @@ from server.db.connection import make_engine, migrate
 from server.db.decision_log import DecisionLog
 from server.db.merchants import MerchantStore
 from server.db.secrets_box import SecretBox
+from server.db.shadow_log import ShadowLog
 from server.db.tables import Tables, build_tables
 from server.errors import Unavailable
 from server.metrics import Metrics
 from server.policy_store import PolicyStore
 from server.policy_sync import PolicySync
+from server.shadow import ShadowMetrics, ShadowStep
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,11 @@ class Services:
     def __init__(self, config: ServiceConfig, metrics: Metrics) -> None:
         self.config = config
         self.metrics = metrics
-        self.policies = PolicyStore(config.policy_dir)
+        self.policies = PolicyStore(config.policy_dir, config.clock)
+        self.policies.on_reload.append(
+            lambda engine: metrics.prebind_rules(engine.policy_set.all_policies())
+        )
+        self.shadow = ShadowStep(ShadowMetrics(metrics.registry))
         self._db: Engine | None = None
         self._tables: Tables | None = None
         self._merchants: MerchantStore | None = None
@@ -69,6 +75,7 @@ class Services:
             self._tables, settings_cache_seconds=self.config.settings_cache_seconds
         )
         self._decision_log = DecisionLog(self._tables)
+        self.shadow.store = ShadowLog(self._tables)
         if self.config.redis_url:
             import redis.asyncio as redis_asyncio
 

@@ -6,10 +6,12 @@ the engine's own Structs, so the engine and the API cannot drift apart.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
+from engine.diff import DiffReport
 from engine.types import DecideRequest, Decision, Identifier, Settings
 
 MAX_BATCH_ITEMS = 10_000
@@ -77,3 +79,44 @@ class ChannelCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     shop_domain: Short | None = None
     access_token: Secret | None = None
     api_version: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+
+
+class RuleHits(msgspec.Struct, frozen=True):
+    rule_id: str
+    hits: int
+    file: str = ""
+    line: int = 0
+
+
+class VersionHits(msgspec.Struct, frozen=True):
+    version: str
+    loaded: bool
+    decisions: int
+    rules: list[RuleHits]
+    # Rules of a loaded version that no decision in the window landed on.
+    never_fired: list[str]
+
+
+class MerchantHits(msgspec.Struct, frozen=True):
+    merchant_id: str
+    decisions: int
+    rules: dict[str, dict[str, int]]  # version -> rule_id -> hits
+
+
+class PolicyStats(msgspec.Struct, frozen=True):
+    policy: str
+    since: datetime
+    until: datetime
+    decisions: int
+    versions: list[VersionHits]
+    merchants: list[MerchantHits] | None = None
+
+
+class ShadowReport(msgspec.Struct, frozen=True):
+    policy: str
+    since: datetime
+    until: datetime
+    # The shadow version loaded now, and the ones whose divergences the window holds.
+    shadow_version: str | None
+    shadow_versions_seen: list[str]
+    report: DiffReport

@@ -1,4 +1,4 @@
-"""`channel-router policy validate|test|explain` (CONTRACT §1).
+"""`channel-router policy validate|test|lint|diff|explain` (docs/policies.md).
 
 Exit codes a CI job can rely on: 0 all good, 1 problems or failed cases or a
 request the policy refuses, 2 wrong usage (argparse).
@@ -31,7 +31,22 @@ def register(commands: Any) -> None:
     test = sub.add_parser("test", help="run the policy test cases kept beside the policies")
     test.add_argument("dir", nargs="?", type=Path, help="policy folder (default: policy dir)")
     test.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    test.add_argument(
+        "--coverage",
+        action="store_true",
+        help="report which rules and comparison outcomes (true and false) the cases exercise",
+    )
+    test.add_argument(
+        "--min-coverage",
+        type=float,
+        metavar="N",
+        help="fail (exit 1) when coverage is below N percent; implies --coverage",
+    )
     test.set_defaults(handler=_test)
+
+    from server.cli import review
+
+    review.register(sub, policy_dir)
 
     explain = sub.add_parser("explain", help="show the decision and its trace for one request")
     explain.add_argument("--merchant", required=True, help="merchant id")
@@ -80,7 +95,8 @@ def _test(args: argparse.Namespace) -> int:
     policy_set = _load([policy_dir(args.dir)])
     if policy_set is None:
         return 1
-    results = run_cases(Engine(policy_set))
+    engine = Engine(policy_set)
+    results = run_cases(engine)
     failed = [r for r in results if not r.passed]
     for result in results:
         if result.passed:
@@ -94,6 +110,18 @@ def _test(args: argparse.Namespace) -> int:
         print("no policy test cases found", file=sys.stderr)
         return 1
     print(f"policy cases: {len(results) - len(failed)} passed, {len(failed)} failed")
+    if args.coverage or args.min_coverage is not None:
+        from engine.coverage import measure
+        from server.cli.review import write_coverage
+
+        coverage = measure(engine)
+        write_coverage(coverage, args.verbose, sys.stdout)
+        if args.min_coverage is not None and coverage.percent < args.min_coverage:
+            print(
+                f"coverage {coverage.percent:.1f} % is below --min-coverage {args.min_coverage:g}",
+                file=sys.stderr,
+            )
+            return 1
     return 1 if failed else 0
 
 
@@ -157,7 +185,10 @@ def _as_text(decision: Any) -> str:
         for a in decision.external_channels
     ]
     lines.append("trace")
-    lines += [f"  {'✓' if t.matched else '✗'} {t.rule_id}: {t.detail}" for t in decision.trace]
+    lines += [
+        f"  {'✓' if t.matched else '✗'} {t.rule_id} ({t.file}:{t.line}): {t.detail}"
+        for t in decision.trace
+    ]
     lines.append("parameters")
     lines += [f"  {name} = {p.value!r} ({p.source})" for name, p in decision.parameters.items()]
     return "\n".join(lines)

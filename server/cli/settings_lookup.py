@@ -21,14 +21,19 @@ class SettingsUnavailable(RuntimeError):
     """The configured database could not be read."""
 
 
+def configured_url(env: Mapping[str, str]) -> str | None:
+    """CHANNEL_ROUTER_DATABASE_URL, else the default SQLite file if it exists, else None."""
+    url = env.get("CHANNEL_ROUTER_DATABASE_URL") or ""
+    if url:
+        return url
+    return DEFAULT_DATABASE_URL if sqlite_path(DEFAULT_DATABASE_URL).exists() else None
+
+
 def stored_settings(merchant_id: str, env: Mapping[str, str] | None = None) -> Settings | None:
     """The merchant's stored settings, or None when no database is configured or it has none."""
-    env = os.environ if env is None else env
-    url = env.get("CHANNEL_ROUTER_DATABASE_URL") or ""
-    if not url:
-        if not sqlite_path(DEFAULT_DATABASE_URL).exists():
-            return None
-        url = DEFAULT_DATABASE_URL
+    url = configured_url(os.environ if env is None else env)
+    if url is None:
+        return None
     try:
         return asyncio.run(_read(url, merchant_id))
     except Exception as exc:  # any driver error: say which database, never its credentials

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -205,3 +205,74 @@ class DecisionLog:
                 )
             )
         return found
+
+class LoggedRequest(msgspec.Struct, frozen=True):
+    """One logged decision's request, with the columns a replay filters and labels by."""
+
+    decision_id: str
+    merchant_id: str
+    policy_name: str
+    policy_version: str
+    policy_sha256: str
+    rule_id: str
+    created_at: datetime
+    request: DecideRequest
+
+
+async def iter_logged_requests(
+    tables: Tables,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    merchant_id: str | None = None,
+    policy_name: str | None = None,
+    limit: int | None = None,
+    page: int = 1000,
+) -> AsyncIterator[LoggedRequest]:
+    """The logged requests in a window (since <= created_at < until), oldest first.
+
+    Reads pages by primary key so a long replay (`policy diff --from-log`) holds
+    one page in memory at a time; only the public columns are read.
+    """
+    table = tables.decision_log
+    last_id = 0
+    sent = 0
+    while limit is None or sent < limit:
+        query = table.select(
+            table.id,
+            table.decision_id,
+            table.merchant_id,
+            table.policy_name,
+            table.policy_version,
+            table.policy_sha256,
+            table.rule_id,
+            table.created_at,
+            table.facts,
+        ).where(table.id > last_id)
+        if since is not None:
+            query = query.where(table.created_at >= since)
+        if until is not None:
+            query = query.where(table.created_at < until)
+        if merchant_id is not None:
+            query = query.where(table.merchant_id == merchant_id)
+        if policy_name is not None:
+            query = query.where(table.policy_name == policy_name)
+        size = page if limit is None else min(page, limit - sent)
+        rows = await query.order_by(table.id).limit(size).run()
+        if not rows:
+            return
+        for row in rows:
+            last_id = row["id"]
+            facts = row["facts"]
+            raw = facts.encode() if isinstance(facts, str) else msgspec.json.encode(facts)
+            yield LoggedRequest(
+                decision_id=row["decision_id"],
+                merchant_id=row["merchant_id"],
+                policy_name=row["policy_name"],
+                policy_version=row["policy_version"],
+                policy_sha256=row["policy_sha256"],
+                rule_id=row["rule_id"],
+                created_at=row["created_at"],
+                request=msgspec.json.decode(raw, type=DecideRequest),
+            )
+            sent += 1

@@ -30,6 +30,7 @@ class Tables:
     schema_migration: Any
     console_session: Any
     console_oauth_state: Any
+    shadow_divergence: Any
 
 
 def build_tables(engine: Engine) -> Tables:
@@ -77,6 +78,20 @@ def build_tables(engine: Engine) -> Tables:
         data = Text()
         expires_at = Timestamptz(index=True)
 
+    class ShadowDivergence(Table, db=engine, tablename="policy_shadow_divergence"):
+        decision_id = Varchar(length=64)
+        merchant_id = Varchar(length=64, index=True)
+        policy_name = Varchar(length=100, index=True)
+        policy_version = Varchar(length=32)
+        shadow_version = Varchar(length=32)
+        shadow_sha256 = Varchar(length=64)
+        rule_id = Varchar(length=100)
+        shadow_rule_id = Varchar(length=100)
+        outcome = JSON(default="{}")
+        shadow_outcome = JSON(default="{}")
+        request = JSON(default="{}")
+        created_at = Timestamptz(index=True)
+
     return Tables(
         Merchant,
         ChannelCredential,
@@ -84,4 +99,5 @@ def build_tables(engine: Engine) -> Tables:
         SchemaMigration,
         ConsoleSession,
         ConsoleOauthState,
+        ShadowDivergence,
     )

@@ -30,9 +30,12 @@ class DecideController(Controller):
         svc = services(request)
         await svc.authorize(request, data.merchant_id)
         settings = await svc.merchants.settings(data.merchant_id)
-        decision = svc.policies.engine.decide(data, settings)
+        engine = svc.policies.engine
+        decision = engine.decide(data, settings)
         await svc.decision_log.record((data,), (decision,))
         svc.metrics.count_decisions((decision,))
+        if engine.shadowing:
+            await svc.shadow.observe(engine, (data,), (decision,), {data.merchant_id: settings})
         return decision
 
     @post("/batch", status_code=200, responses=problem_responses(400, 401, 403, 404, 413, 422, 503))
@@ -66,4 +69,6 @@ class DecideController(Controller):
                 raise InvalidInput(str(exc), f"items[{index}].{exc.field}") from exc
         await svc.decision_log.record(data.items, decisions)
         svc.metrics.count_decisions(decisions)
+        if engine.shadowing:
+            await svc.shadow.observe(engine, data.items, decisions, settings)
         return DecisionBatch(decisions=decisions)
