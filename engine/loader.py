@@ -167,8 +167,8 @@ class _SetBuilder:
             data = doc.data
             if data["merchant_id"] != file.stem:
                 ctx.problem(("merchant_id",), f"merchant_id must match the file name {file.stem!r}")
-            at = {p: doc.where(("params", p)) for p in data.get("params", {})}
-            at["policy_version"] = doc.where(("policy_version",))
+            at = {p: doc.key_where(("params", p)) for p in data.get("params", {})}
+            at["policy_version"] = doc.key_where(("policy_version",))
             override = msgspec.convert({**data, "file": name}, MerchantOverride)
             self.overrides.append((msgspec.structs.replace(override, param_at=at), ctx))
         else:
@@ -296,7 +296,7 @@ def _build_policy(ctx: _FileContext, sha256: str, source: str) -> Policy | None:
     for pname, (ptype, default) in SETTINGS_PARAMS.items():
         params[pname] = ParamDecl(type=ptype, default=default)
     for pname, decl in data["params"].items():
-        line, col = ctx.doc.where(("params", pname))
+        line, col = ctx.doc.key_where(("params", pname))
         param = msgspec.structs.replace(msgspec.convert(decl, ParamDecl), line=line, col=col)
         if pname in SETTINGS_PARAMS and param.type != SETTINGS_PARAMS[pname][0]:
             ctx.problem(
@@ -362,7 +362,7 @@ def _build_policy(ctx: _FileContext, sha256: str, source: str) -> Policy | None:
         source=source,
         shadow=data.get("shadow", False),
         active_from=active_from,
-        at={key: ctx.doc.where((key,)) for key in data},
+        at={key: ctx.doc.key_where((key,)) for key in data},
     )
 
 

@@ -18,9 +18,19 @@ Path = tuple[str | int, ...]
 class Marked:
     """A parsed document plus the (line, col) of each node, keyed by path."""
 
-    def __init__(self, data: Any, marks: dict[Path, tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        data: Any,
+        marks: dict[Path, tuple[int, int]],
+        keys: dict[Path, tuple[int, int]] | None = None,
+    ) -> None:
         self.data = data
         self.marks = marks
+        self.keys = keys or {}
+
+    def key_where(self, path: Path) -> tuple[int, int]:
+        """Line and column of the key naming the node at `path` (else of the node)."""
+        return self.keys.get(path) or self.where(path)
 
     def where(self, path: Path) -> tuple[int, int]:
         """Line and column (1-based) of the node at `path`, or of its nearest parent."""
@@ -50,13 +60,18 @@ def load_marked(text: str) -> Marked:
     finally:
         loader.dispose()
     marks: dict[Path, tuple[int, int]] = {}
+    keys: dict[Path, tuple[int, int]] = {}
     if node is None:
         return Marked(None, {(): (1, 1)})
-    return Marked(_convert(loader, node, (), marks), marks)
+    return Marked(_convert(loader, node, (), marks, keys), marks, keys)
 
 
 def _convert(
-    loader: yaml.SafeLoader, node: yaml.Node, path: Path, marks: dict[Path, tuple[int, int]]
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path,
+    marks: dict[Path, tuple[int, int]],
+    keys: dict[Path, tuple[int, int]],
 ) -> Any:
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
@@ -71,10 +86,13 @@ def _convert(
                     key_node.start_mark.line + 1,
                     key_node.start_mark.column + 1,
                 )
-            out[key] = _convert(loader, value_node, (*path, key), marks)
+            keys[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _convert(loader, value_node, (*path, key), marks, keys)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(loader, item, (*path, i), marks) for i, item in enumerate(node.value)]
+        return [
+            _convert(loader, item, (*path, i), marks, keys) for i, item in enumerate(node.value)
+        ]
     if node.tag == _TIMESTAMP:
         # Keep dates as written (`active_from: 2026-12-24T00:00:00Z`): the schemas
         # describe them as strings, and the loader reads them as RFC 3339.
