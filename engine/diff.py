@@ -124,7 +124,9 @@ class DiffTally:
             transitions=sorted(
                 self._transitions.values(), key=lambda t: (-t.count, t.from_rule, t.to_rule)
             ),
-            units_moved=dict(sorted(self.units_moved.items(), key=lambda kv: kv[0] != "store")),
+            units_moved=dict(
+                sorted(self.units_moved.items(), key=lambda kv: (kv[0] != "store", kv[0]))
+            ),
             refused=self.refused,
         )
 
