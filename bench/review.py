@@ -35,7 +35,7 @@ from engine import DecideRequest, Engine, Settings, load_policy_dir  # noqa: E40
 from engine.diff import Differ, applied_percent, outcome_of  # noqa: E402
 
 SETTINGS = Settings(enabled_external_channels=["ebay", "amazon"])
-DECISIONS = 20_000
+DECISIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
 DIFF_REQUESTS = 100_000
 
 
@@ -157,7 +157,9 @@ def main() -> None:
                    str(new_dir), "--sample", str(lines), "--format", "json"]  # fmt: skip
 
         def whole() -> None:
-            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"policy diff failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
         times = rounds(whole)
         print(

@@ -301,9 +301,13 @@ def _signed(n: int) -> str:
     return f"{n:+,}"
 
 
+def _share(report: Any) -> float:
+    return 100.0 * report.changed / report.decisions if report.decisions else 0.0
+
+
 def write_text(report: Any, old: str, new: str, versions: tuple[str, str], out: TextIO) -> None:
     """The diff for a terminal."""
-    share = 100.0 * report.changed / report.decisions if report.decisions else 0.0
+    share = _share(report)
     out.write(f"policy diff {old} -> {new}\n")
     out.write(f"  old: {versions[0]}\n  new: {versions[1]}\n")
     out.write(f"{report.changed} of {report.decisions} decisions change ({share:.2f} %)\n")
@@ -325,7 +329,7 @@ def write_text(report: Any, old: str, new: str, versions: tuple[str, str], out: 
 
 def write_markdown(report: Any, old: str, new: str, versions: tuple[str, str], out: TextIO) -> None:
     """The diff as a review comment."""
-    share = 100.0 * report.changed / report.decisions if report.decisions else 0.0
+    share = _share(report)
     out.write(f"### Policy impact: `{old}` → `{new}`\n\n")
     out.write(f"- old: {versions[0]}\n- new: {versions[1]}\n\n")
     out.write(

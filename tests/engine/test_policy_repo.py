@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
+from policy_files import REPO, run_cli
 
 from server.cli.main import build_parser
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_each_pre_commit_hook_passes_on_the_shipped_policies() -> None:
@@ -20,14 +16,7 @@ def test_each_pre_commit_hook_passes_on_the_shipped_policies() -> None:
     for hook in hooks:
         command = shlex.split(hook["entry"])
         assert command[0] == "channel-router" and hook["pass_filenames"] is False
-        result = subprocess.run(
-            [sys.executable, "-m", "server.cli", *command[1:]],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
-        )
+        result = run_cli(*command[1:])
         assert result.returncode == 0, (hook["id"], result.stdout, result.stderr)
 
 

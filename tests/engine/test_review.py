@@ -6,50 +6,21 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from policy_files import POLICY, REPO, add_version, edit, line_of, run_cli
 
 from engine import DecideRequest, Engine, Settings, load_policy_dir
 from engine.coverage import measure
 from engine.diff import Differ
 from server.cli.review import write_markdown
 
-REPO = Path(__file__).resolve().parents[2]
-POLICY = "channel-routing/v1.yaml"
 HIGH_MARGIN = {"Jewelry", "Watches", "Luxury"}
 CHANNELS = {"enabled_external_channels": ["ebay", "amazon"]}
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(REPO / "policies", tmp_path / "policies"))
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
-
-
-def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", "policy", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
-    )
 
 
 # ---------------------------------------------------------------- coverage
@@ -75,12 +46,12 @@ def test_coverage_names_what_the_cases_miss_and_min_coverage_fails(folder: Path)
     missed = {b.text: (b.true, b.false) for b in version.branches if b.rule_id == "dead-stock"}
     assert missed["stock_quantity > dead_min_stock"][0] == 0
     assert version.covered == version.total - 2
-    result = run("test", str(folder), "--min-coverage", "100")
+    result = run_cli("policy", "test", str(folder), "--min-coverage", "100")
     assert result.returncode == 1
     file = folder / POLICY
     assert f"{file}:{line_of(file, 'id: dead-stock')}: rule dead-stock: 0 hits" in result.stdout
     assert "is below --min-coverage 100" in result.stderr
-    assert run("test", str(folder), "--min-coverage", "50").returncode == 0
+    assert run_cli("policy", "test", str(folder), "--min-coverage", "50").returncode == 0
 
 
 # ---------------------------------------------------------------- diff
@@ -126,7 +97,9 @@ def test_a_change_of_moderate_percent_changes_exactly_the_moderate_decisions(
     items = sample()
     path = tmp_path / "sample.jsonl"
     path.write_text("".join(json.dumps(i) + "\n" for i in items))
-    result = run("diff", str(folder), str(new), "--sample", str(path), "--format", "json")
+    result = run_cli(
+        "policy", "diff", str(folder), str(new), "--sample", str(path), "--format", "json"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     expected = [i for i in items if moderate(i)]
@@ -156,14 +129,24 @@ def test_diff_markdown_and_a_progress_bar_when_asked(folder: Path, tmp_path: Pat
          "    minimum: 0\n  dead_min_staleness_days")  # fmt: skip
     path = tmp_path / "sample.jsonl"
     path.write_text("".join(json.dumps(i) + "\n" for i in sample()))
-    result = run(
-        "diff", str(folder), str(new), "--sample", str(path), "--format", "markdown", "--progress"
+    result = run_cli(
+        "policy",
+        "diff",
+        str(folder),
+        str(new),
+        "--sample",
+        str(path),
+        "--format",
+        "markdown",
+        "--progress",
     )
     assert result.returncode == 0, result.stderr
     assert "| `default-store` | `dead-stock` |" in result.stdout
     assert "| store | -" in result.stdout
     assert "req/s" in result.stderr  # tqdm's bar, on stderr only
-    fail = run("diff", str(folder), str(new), "--sample", str(path), "--fail-on-change")
+    fail = run_cli(
+        "policy", "diff", str(folder), str(new), "--sample", str(path), "--fail-on-change"
+    )
     assert fail.returncode == 1
 
 
@@ -171,7 +154,7 @@ def test_diff_refuses_a_bad_sample_line_with_its_line_number(tmp_path: Path) -> 
     path = tmp_path / "sample.jsonl"
     good = json.dumps(sample()[0])
     path.write_text(f'{good}\n\n{{"merchant_id": "x"}}\n')
-    result = run("diff", "policies", "policies", "--sample", str(path))
+    result = run_cli("policy", "diff", "policies", "policies", "--sample", str(path))
     assert result.returncode == 1
     assert f"{path}:3: invalid request" in result.stderr
 
@@ -210,17 +193,11 @@ def _request(merchant: str = "acme", stock: int = 60, days: int = 20) -> DecideR
     )
 
 
-def _v2(folder: Path, header: str, percent: int = 55) -> None:
-    text = (folder / POLICY).read_text().replace('version: "1"', 'version: "2"')
-    text = text.replace("active: true\n", header).replace("default: 40", f"default: {percent}")
-    (folder / "channel-routing" / "v2.yaml").write_text(text)
-
-
 AT = datetime(2030, 11, 27, 6, 0, tzinfo=UTC).timestamp()
 
 
 def test_a_scheduled_version_takes_over_at_its_time_without_a_reload(folder: Path) -> None:
-    _v2(folder, 'active_from: "2030-11-27T06:00:00Z"\nactive_for: [early]\n')
+    add_version(folder, 'active_from: "2030-11-27T06:00:00Z"\nactive_for: [early]\n', percent=55)
     clock = Clock(AT - 1)
     engine = Engine(load_policy_dir(folder), clock=clock)
     [summary] = engine.summary()
@@ -241,7 +218,7 @@ def test_a_scheduled_version_takes_over_at_its_time_without_a_reload(folder: Pat
 def test_a_shadow_version_decides_nothing_and_stops_shadowing_when_it_takes_over(
     folder: Path,
 ) -> None:
-    _v2(folder, 'shadow: true\nactive_from: "2030-11-27T06:00:00Z"\n')
+    add_version(folder, 'shadow: true\nactive_from: "2030-11-27T06:00:00Z"\n', percent=55)
     clock = Clock(AT - 60)
     engine = Engine(load_policy_dir(folder), clock=clock)
     assert engine.shadowing
@@ -271,8 +248,8 @@ def test_a_shadow_version_decides_nothing_and_stops_shadowing_when_it_takes_over
 def test_conflicting_shadow_and_schedule_keys_are_refused_at_their_line(
     folder: Path, header: str, message: str
 ) -> None:
-    _v2(folder, header)
-    result = run("validate", str(folder))
+    add_version(folder, header, percent=55)
+    result = run_cli("policy", "validate", str(folder))
     assert result.returncode == 1
     v2 = folder / "channel-routing" / "v2.yaml"
     key = "shadow" if "shadow" in header else "active_from"
@@ -300,7 +277,9 @@ def test_every_trace_entry_names_its_rule_file_and_line() -> None:
             "dead-stock",
         )
     ]
-    text = run("explain", "--merchant", "acme", "--product", "examples/dead-stock.json", "--text")
+    text = run_cli(
+        "policy", "explain", "--merchant", "acme", "--product", "examples/dead-stock.json", "--text"
+    )
     assert f"✓ dead-stock (policies/channel-routing/v1.yaml:{line_of(file, 'id: dead-stock')})" in (
         text.stdout
     )

@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,15 +119,11 @@ def _shadow_version(policy_dir: Path, header: str, percent: int = 55) -> None:
 
 
 @pytest.fixture
-def shadow_api(config: ServiceConfig, policy_dir: Path) -> Iterator[Api]:
+def shadow_api(policy_dir: Path, request: pytest.FixtureRequest) -> Api:
+    """The app, started on a policy folder with a shadow version 2 (moderate at 55 %)."""
     _shadow_version(policy_dir, "shadow: true\n")
-    app = create_app(config)
-    server = live_server(app)
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            yield Api(url=server.url, config=config, http=http, app=app)
-    finally:
-        server.stop()
+    api: Api = request.getfixturevalue("api")
+    return api
 
 
 def test_shadow_version_changes_no_answer_and_its_divergences_are_reported(

@@ -24,6 +24,7 @@ from server.auth import Forbidden, Principal
 from server.db.policy_stats import rule_hits
 from server.db.shadow_log import ShadowLog
 from server.errors import InvalidInput, NotFound
+from server.services import Services
 
 PolicyName = Annotated[
     str, PathParameter(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
@@ -82,10 +83,7 @@ class PolicyController(Controller):
 
         A merchant key sees its own decisions only.
         """
-        svc = services(request)
-        principal = await svc.authenticate(request)
-        merchant_id = _merchant_scope(principal, merchant_id)
-        start, end = _window(since, until)
+        svc, merchant_id, start, end = await _scope(request, merchant_id, since, until)
         versions = _versions(svc, name)
         hits = await rule_hits(
             svc.tables, name, start, end, merchant_id=merchant_id, by_merchant=by_merchant
@@ -146,10 +144,7 @@ class PolicyController(Controller):
         """Where the shadow version would have decided otherwise, in [since, until)
         (default: the last day): counts, rule transitions, units moved, examples, as
         `policy diff` reports them. A merchant key sees its own decisions only."""
-        svc = services(request)
-        principal = await svc.authenticate(request)
-        merchant_id = _merchant_scope(principal, merchant_id)
-        start, end = _window(since, until)
+        svc, merchant_id, start, end = await _scope(request, merchant_id, since, until)
         engine = svc.policies.engine
         if name not in engine.policy_set.policies:
             raise NotFound(f"no policy named {name!r} is loaded")
@@ -162,6 +157,19 @@ class PolicyController(Controller):
             shadow_versions_seen=seen,
             report=report,
         )
+
+
+async def _scope(
+    request: Request[Any, Any, Any],
+    merchant_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[Services, str | None, datetime, datetime]:
+    """The caller's services, merchant filter and time window for a report."""
+    svc = services(request)
+    principal = await svc.authenticate(request)
+    start, end = _window(since, until)
+    return svc, _merchant_scope(principal, merchant_id), start, end
 
 
 def _merchant_scope(principal: Principal, merchant_id: str | None) -> str | None:
