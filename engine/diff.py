@@ -17,7 +17,7 @@ import msgspec
 
 from engine.conditions import value_of
 from engine.evaluate import Engine
-from engine.model import Literal_, Param
+from engine.model import Literal_, Operand, Param
 from engine.policy_set import PolicySet
 from engine.types import DecideRequest, Decision, DecisionError, Settings
 
@@ -50,11 +50,19 @@ class DiffReport(msgspec.Struct):
     refused: int = 0
 
 
+_PERCENT_OPERANDS: dict[tuple[str, str], Operand | None] = {}
+
+
 def applied_percent(policy_set: PolicySet, decision: Decision) -> Any:
     """The external percentage the decision's rule applies (0 for store only)."""
-    policy = policy_set.policies[decision.policy.name][decision.policy.version]
-    rule = next(r for r in policy.rules if r.id == decision.rule_id)
-    operand = rule.outcome.external_percent
+    key = (decision.policy.sha256, decision.rule_id)
+    if key not in _PERCENT_OPERANDS:
+        if len(_PERCENT_OPERANDS) > 100_000:
+            _PERCENT_OPERANDS.clear()  # bounded; rebuilt on demand
+        policy = policy_set.policies[decision.policy.name][decision.policy.version]
+        rule = next(r for r in policy.rules if r.id == decision.rule_id)
+        _PERCENT_OPERANDS[key] = rule.outcome.external_percent
+    operand = _PERCENT_OPERANDS[key]
     if operand is None:
         return 0
     if isinstance(operand, Param):

@@ -119,8 +119,9 @@ def _shadow_version(policy_dir: Path, header: str, percent: int = 55) -> None:
 
 
 @pytest.fixture
-def shadow_api(policy_dir: Path, request: pytest.FixtureRequest) -> Api:
-    """The app, started on a policy folder with a shadow version 2 (moderate at 55 %)."""
+def shadow_api(policy_dir: Path, config: ServiceConfig, request: pytest.FixtureRequest) -> Api:
+    """The app (for `config`'s database), started on a policy folder with a shadow
+    version 2 (moderate at 55 %)."""
     _shadow_version(policy_dir, "shadow: true\n")
     api: Api = request.getfixturevalue("api")
     return api

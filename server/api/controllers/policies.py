@@ -68,7 +68,7 @@ class PolicyController(Controller):
             await svc.policy_sync.announce()
         return PolicyList(policies=summary)
 
-    @get("/{name:str}/stats", responses=problem_responses(401, 403, 404, 422, 503))
+    @get("/{name:str}/stats", responses=problem_responses(400, 401, 403, 404, 422, 503))
     async def stats(
         self,
         request: Request[Any, Any, Any],
@@ -132,7 +132,7 @@ class PolicyController(Controller):
             merchants=merchants,
         )
 
-    @get("/{name:str}/shadow", responses=problem_responses(401, 403, 404, 422, 503))
+    @get("/{name:str}/shadow", responses=problem_responses(400, 401, 403, 404, 422, 503))
     async def shadow(
         self,
         request: Request[Any, Any, Any],
@@ -183,10 +183,16 @@ def _merchant_scope(principal: Principal, merchant_id: str | None) -> str | None
     return principal.merchant_id
 
 
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     for value, field in ((since, "since"), (until, "until")):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{field} needs a time zone (RFC 3339, e.g. ...Z)", field)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise InvalidInput(f"{field} must be between 1970 and 9999", field)
     end = until or datetime.now(UTC)
     start = since or end - DEFAULT_WINDOW
     if start >= end:
