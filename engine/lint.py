@@ -572,9 +572,11 @@ def _lint_override(
     used = used_params(policy)
     for name in override.params:
         if name not in SETTINGS_PARAMS and name not in used:
-            out.append(_in_override(override, name, policy, "warning", "unused-param",
-                                    f"{name} is overridden but no rule of {policy.name} "
-                                    f"version {policy.version} reads it"))  # fmt: skip
+            message = (
+                f"{name} is overridden but no rule of {policy.name} version "
+                f"{policy.version} reads it"
+            )
+            out.append(_in_override(override, name, policy, "warning", "unused-param", message))
     try:
         before, after = analyse(policy, base), analyse(policy, params)
     except TooComplex:
@@ -639,41 +641,42 @@ def _in_override(
 
 
 def _lint_schedules(policy_set: PolicySet, clock: Clock) -> list[Finding]:
+    """Schedules already past, and merchants a schedule will not reach (pinned or staged)."""
     now = clock()
     out: list[Finding] = []
+
+    def warn(file: str, at: tuple[int, int], code: str, message: str, name: str, v: str) -> None:
+        out.append(Finding(file, at[0], at[1], "warning", code, message, name, v))
+
     for name, timeline in policy_set.schedule.items():
         versions = policy_set.policies[name]
         for at, version in timeline:
             policy = versions[version]
             when = rfc3339(policy.active_from) if policy.active_from else ""
             if at <= now:
-                line, col = policy.at.get("active_from", (1, 1))
-                out.append(
-                    Finding(policy.file, line, col, "warning",
-                            "schedule-past",
-                            f"version {version} took over at {when}; make it the active "
-                            "version (active: true) and retire the old one",
-                            name, version)
-                )  # fmt: skip
+                message = (
+                    f"version {version} took over at {when}; make it the active version "
+                    "(active: true) and retire the old one"
+                )
+                where = policy.at.get("active_from", (1, 1))
+                warn(policy.file, where, "schedule-past", message, name, version)
                 continue
             for override in policy_set.overrides.values():
                 pinned = override.policy_version
                 if override.policy == name and pinned is not None and pinned != version:
-                    line, col = override.param_at.get("policy_version", (1, 1))
-                    out.append(
-                        Finding(override.file, line, col, "warning", "schedule-pinned",
-                                f"merchant {override.merchant_id!r} is pinned to version "
-                                f"{pinned} and will not take version {version} at {when}",
-                                name, version)
-                    )  # fmt: skip
+                    message = (
+                        f"merchant {override.merchant_id!r} is pinned to version {pinned} "
+                        f"and will not take version {version} at {when}"
+                    )
+                    where = override.param_at.get("policy_version", (1, 1))
+                    warn(override.file, where, "schedule-pinned", message, name, version)
             for merchant, staged in policy_set.staged.get(name, {}).items():
                 if staged != version:
                     other = versions[staged]
-                    line, col = other.at.get("active_for", (1, 1))
-                    out.append(
-                        Finding(other.file, line, col, "warning", "schedule-pinned",
-                                f"merchant {merchant!r} is staged on version {staged} "
-                                f"(active_for) and will not take version {version} at {when}",
-                                name, staged)
-                    )  # fmt: skip
+                    message = (
+                        f"merchant {merchant!r} is staged on version {staged} (active_for) "
+                        f"and will not take version {version} at {when}"
+                    )
+                    where = other.at.get("active_for", (1, 1))
+                    warn(other.file, where, "schedule-pinned", message, name, staged)
     return out
