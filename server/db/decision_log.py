@@ -206,6 +206,7 @@ class DecisionLog:
             )
         return found
 
+
 class LoggedRequest(msgspec.Struct, frozen=True):
     """One logged decision's request, with the columns a replay filters and labels by."""
 
@@ -232,7 +233,8 @@ async def iter_logged_requests(
     """The logged requests in a window (since <= created_at < until), oldest first.
 
     Reads pages by primary key so a long replay (`policy diff --from-log`) holds
-    one page in memory at a time; only the public columns are read.
+    one page in memory at a time; only the public columns are read. Rows whose
+    request no longer decodes (an older request shape) are skipped.
     """
     table = tables.decision_log
     last_id = 0
@@ -265,6 +267,10 @@ async def iter_logged_requests(
             last_id = row["id"]
             facts = row["facts"]
             raw = facts.encode() if isinstance(facts, str) else msgspec.json.encode(facts)
+            try:
+                request = _request_decoder.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue  # a row written by an older shape of the request: not replayable
             yield LoggedRequest(
                 decision_id=row["decision_id"],
                 merchant_id=row["merchant_id"],
@@ -273,6 +279,6 @@ async def iter_logged_requests(
                 policy_sha256=row["policy_sha256"],
                 rule_id=row["rule_id"],
                 created_at=row["created_at"],
-                request=msgspec.json.decode(raw, type=DecideRequest),
+                request=request,
             )
             sent += 1
