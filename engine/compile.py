@@ -1,10 +1,20 @@
 """Compile one policy version into one durable-rules ruleset (DESIGN §3).
 
 - First match: rule k gets `pri(k)`; the event is consumed by the rule that fires.
+- durable-rules decides which rule fires, through its C engine
+  (`durable_rules_engine`) called directly: the rule expressions are written with
+  `durable.lang` and turned into the ruleset definition it would register, but
+  the ruleset handle is our own. `durable.lang.post` would cost five times as
+  much (JSON dumps and loads, a Closure per call), and a ruleset registered with
+  durable's Host is polled by the Host's 0.2 s dispatch timer, which calls
+  `start_action` on it from another thread and can take our action first.
+  A post is three C calls: assert the event, start the action (the rule that
+  fired is the action's name) and complete it, which consumes the event.
+  Written for durable-rules 2.0.28 (pinned in pyproject.toml).
 - One ruleset per policy version, never per merchant: the merchant's effective
-  parameters ride in each posted message. Rulesets are global in durable-rules
-  and cannot be deleted, so compiled rulesets are kept for the life of the
-  process and shared by content hash (a reload of unchanged files reuses them).
+  parameters ride in each posted message. Rulesets cannot be deleted safely, so
+  compiled rulesets are kept for the life of the process and shared by content
+  hash (a reload of unchanged files reuses them).
 - Messages use generated field names (`f0`, `p1`, `b2`, ...): no field is ever
   named `id` (durable-rules' de-duplication key) and no policy name can collide
   with an attribute of durable's expression objects.
@@ -15,16 +25,18 @@
   int64 and cannot parse `1e-05` or `1e+16`): the loader keeps parameters and
   literals to 0 or 0.0001..1e15 in size, and prices reach the rules rounded
   to 0.0001.
-- Actions only record which rule fired (exceptions inside actions are
-  swallowed by durable-rules); the Decision is built outside.
 - The binding is not thread-safe: call `first_match` from one thread.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import durable_rules_engine
+import msgspec
 from durable import lang
 
 from engine.conditions import FLIP, Check, compile_condition
@@ -43,10 +55,18 @@ from engine.model import (
 
 _ALWAYS = "a"  # a field every message carries, for rules with no condition
 _COMPILED: dict[str, CompiledPolicy] = {}
+_PREFIXES_KEPT = 4096  # parameter sets whose encoded form is kept per policy version
+_RESULT_CODES = {1: "no rule matched", 2: "the event was seen before", 3: "the event was deferred"}
+
+_encode = msgspec.json.Encoder().encode
+
+
+class RulesetError(RuntimeError):
+    """durable-rules refused an event or fired no rule for it (a compiler bug, not input)."""
 
 
 class CompiledPolicy:
-    """A policy version bound to its durable-rules ruleset."""
+    """A policy version bound to its own durable-rules ruleset handle."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -54,20 +74,19 @@ class CompiledPolicy:
         self.facts: dict[str, str] = {}  # fact name -> message field
         self.params: dict[str, str] = {}  # param name -> message field
         self.members: list[tuple[str, Check]] = []  # flags computed in Python
-        self._fired: list[int] = []
-        with lang.ruleset(self.ruleset):
-            for index, rule in enumerate(policy.rules):
-                expression = self._expression(rule.when, negate=False)
-                lang.when_all(lang.pri(index), expression)(self._recorder(index))
-
-    def _recorder(self, index: int) -> Any:
-        fired = self._fired
-
-        def action(_context: Any) -> None:
-            fired.append(index)
-
-        action.__name__ = f"rule_{index}"
-        return action
+        # The definition durable.lang would register: rule `r_k` has priority k.
+        # Built from rules that belong to no `lang.ruleset`, so nothing reaches the Host.
+        self.definition: dict[str, Any] = {
+            f"r_{index}": lang.when_all(
+                lang.pri(index), self._expression(rule.when, False)
+            ).define()
+            for index, rule in enumerate(policy.rules)
+        }
+        self._handle: int = durable_rules_engine.create_ruleset(
+            self.ruleset, json.dumps(self.definition, ensure_ascii=False)
+        )
+        # Encoded `{"a":true,"p0":...` per parameter set, by identity (see `_prefix`).
+        self._prefixes: dict[int, tuple[Mapping[str, Any], bytes]] = {}
 
     def _field(self, operand: Operand) -> Any:
         if isinstance(operand, Fact):
@@ -127,10 +146,110 @@ class CompiledPolicy:
             msg[flag] = check(facts, params)
         return msg
 
+    def encoded(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+        """`message(facts, params)` as the JSON text durable-rules reads.
+
+        The parameter part is encoded once per parameter set and spliced in front
+        of the per-request part (facts and flags).
+        """
+        rest: dict[str, Any] = {}
+        for name, field in self.facts.items():
+            value = facts.get(name)
+            if value is not None:
+                rest[field] = value
+        for flag, check in self.members:
+            rest[flag] = check(facts, params)
+        prefix = self._prefix(params)
+        if not rest:
+            return (prefix + b"}").decode()
+        return (prefix + b"," + _encode(rest)[1:]).decode()
+
+    def _prefix(self, params: Mapping[str, Any]) -> bytes:
+        """`{"a":true,"p0":...` without its closing brace, cached by the identity of `params`.
+
+        The Engine hands the same (never mutated) dict for the same merchant and
+        settings; the entry keeps that dict alive, so its id cannot be reused by
+        another while the entry exists.
+        """
+        found = self._prefixes.get(id(params))
+        if found is not None and found[0] is params:
+            return found[1]
+        head = {_ALWAYS: True, **{field: params[name] for name, field in self.params.items()}}
+        prefix = _encode(head)[:-1]
+        if len(self._prefixes) >= _PREFIXES_KEPT:
+            self._prefixes.clear()
+        self._prefixes[id(params)] = (params, prefix)
+        return prefix
+
     def first_match(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> int:
-        """Index of the first rule whose condition holds, decided by durable-rules."""
-        lang.post(self.ruleset, self.message(facts, params))
-        return self._fired.pop()
+        """Index of the first rule whose condition holds, decided by durable-rules.
+
+        Three calls into durable-rules' engine: assert the event; start the action
+        for its state, whose message names the rule that fired (`{"r_3":{"m":...}}`);
+        complete the action, which consumes the event (first match wins).
+        """
+        handle = self._handle
+        code, state = durable_rules_engine.assert_event(handle, self.encoded(facts, params))
+        if code:
+            raise RulesetError(f"{self.ruleset}: {_RESULT_CODES.get(code, code)}")
+        started = durable_rules_engine.start_action_for_state(handle, state)
+        if started is None:
+            raise RulesetError(f"{self.ruleset}: no rule fired")
+        fired = started[1]
+        if durable_rules_engine.complete_and_start_action(handle, state) is not None:
+            raise RulesetError(f"{self.ruleset}: a second rule fired for one event")
+        # The action's name is the rule's key: `{"r_<index>":`.
+        return int(fired[4 : fired.index('"', 4)])
+
+
+class PostReference:
+    """The same ruleset registered with durable's Host and driven by `durable.lang.post`.
+
+    Not used to decide: it is what the direct path is held to (tests require the
+    same rule on every generated input) and measured against (bench/engine.py).
+    The Host's dispatch timer may run an action on its own thread, so the fired
+    rule is awaited until it is recorded.
+    """
+
+    _made: dict[str, PostReference] = {}
+
+    def __init__(self, compiled_policy: CompiledPolicy) -> None:
+        self.compiled = compiled_policy
+        self.ruleset = compiled_policy.ruleset + ":lang.post"
+        self.fired: list[int] = []
+        definition = {
+            key: {**rule, "run": self._recorder(int(key[2:]))}
+            for key, rule in compiled_policy.definition.items()
+        }
+        lang.get_host().register_rulesets({self.ruleset: definition})
+
+    @classmethod
+    def of(cls, compiled_policy: CompiledPolicy) -> PostReference:
+        """One per compiled policy (durable's Host refuses a name registered twice)."""
+        found = cls._made.get(compiled_policy.ruleset)
+        if found is None:
+            found = cls._made[compiled_policy.ruleset] = cls(compiled_policy)
+        return found
+
+    def _recorder(self, index: int) -> Any:
+        fired = self.fired
+
+        def action(_context: Any) -> None:
+            fired.append(index)
+
+        return action
+
+    def post(self, message: Mapping[str, Any]) -> None:
+        """`lang.post` of a ready message (what the benchmark times)."""
+        lang.post(self.ruleset, message)
+
+    def first_match(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> int:
+        """The rule `lang.post` fires for this message."""
+        self.post(self.compiled.message(facts, params))
+        deadline = time.monotonic() + 5
+        while not self.fired and time.monotonic() < deadline:
+            time.sleep(0.001)  # the Host's timer thread is running the action
+        return self.fired.pop()
 
 
 _OPS: dict[str, Any] = {

@@ -18,7 +18,20 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.model import All, Any_, Compare, CompareOp, Condition, Fact, Member, Not, Operand, Param
+from engine.model import (
+    All,
+    Any_,
+    Compare,
+    CompareOp,
+    Condition,
+    Fact,
+    Literal_,
+    Member,
+    Not,
+    Operand,
+    Param,
+    Policy,
+)
 
 FLIP: dict[CompareOp, CompareOp] = {
     "eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le",
@@ -33,6 +46,7 @@ PYTHON_OP: dict[CompareOp, Callable[[Any, Any], bool]] = {
 
 
 Values = Mapping[str, Any]
+_UNSEEN = object()
 Check = Callable[[Values, Values], bool]
 Why = Callable[[Values, Values], str]
 
@@ -43,6 +57,28 @@ def value_of(operand: Operand, facts: Values, params: Values) -> Any:
     if isinstance(operand, Param):
         return params.get(operand.name)
     return operand.value
+
+
+def facts_used(policy: Policy) -> set[str]:
+    """The names of the facts a policy's conditions and outcomes read."""
+    found: set[str] = set()
+
+    def visit(node: Condition | Operand | None) -> None:
+        if isinstance(node, Fact):
+            found.add(node.name)
+        elif isinstance(node, Compare | Member):
+            visit(node.subject)
+            visit(node.operand)
+        elif isinstance(node, Not):
+            visit(node.child)
+        elif isinstance(node, All | Any_):
+            for child in node.children:
+                visit(child)
+
+    for rule in policy.rules:
+        visit(rule.when)
+        visit(rule.outcome.external_percent)
+    return found
 
 
 def leaf_truth(leaf: Compare | Member, negate: bool, facts: Values, params: Values) -> bool:
@@ -82,11 +118,35 @@ def _getter(operand: Operand) -> Callable[[Values, Values], Any]:
 
 
 def _shower(operand: Operand) -> Callable[[Values, Values], str]:
-    get = _getter(operand)
-    if isinstance(operand, Fact | Param):
-        name = operand.name
-        return lambda f, p: f"{name} ({_fmt(get(f, p))})"
-    return lambda f, p: _fmt(get(f, p))
+    """How an operand appears in a trace: `name (value)`, or the literal itself.
+
+    Called for every rule of every traced decision, so each form is prepared
+    once: literals at compile time, and a parameter's text is kept while its
+    value is the same object (parameter values are shared per merchant).
+    """
+    if isinstance(operand, Literal_):
+        text = _fmt(operand.value)
+        return lambda f, p: text
+    name = operand.name
+    opening = name + " ("
+    if isinstance(operand, Fact):
+
+        def show_fact(f: Values, p: Values) -> str:
+            value = f.get(name)
+            kind = type(value)
+            return opening + (str(value) if kind is int or kind is str else _fmt(value)) + ")"
+
+        return show_fact
+    kept: list[Any] = [_UNSEEN, ""]  # (value, text)
+
+    def show_param(f: Values, p: Values) -> str:
+        value = p.get(name)
+        if value is not kept[0]:
+            kept[0], kept[1] = value, opening + _fmt(value) + ")"
+        text: str = kept[1]
+        return text
+
+    return show_param
 
 
 def _fmt(value: Any) -> str:

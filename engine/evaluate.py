@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import msgspec
+
 from engine.allocation import allocate
 from engine.compile import CompiledPolicy, compiled
-from engine.conditions import Why, compile_condition, value_of
+from engine.conditions import Why, compile_condition, facts_used, value_of
 from engine.loader import override_problem
 from engine.model import Policy
 from engine.policy_set import Clock, PolicySet, PolicySummary, layer_params
@@ -39,20 +41,8 @@ OPTED_OUT_NOTE = (
 )
 ZERO_UNITS_NOTE = " The external share rounds down to 0 units, so every unit stays on the store."
 
-
-def request_facts(request: DecideRequest) -> dict[str, Any]:
-    """The facts rules may test (engine.model.FACT_TYPES), read from a request."""
-    product, proposal = request.product, request.proposal
-    return {
-        "stock_quantity": product.stock_quantity,
-        "days_since_last_sale": product.days_since_last_sale,
-        "category": product.category,
-        "title": product.title,
-        "product_id": product.product_id,
-        "current_price": _price(product.current_price),
-        "proposed_price": _price(proposal.proposed_price),
-        "duration_hours": proposal.duration_hours,
-    }
+Facts = dict[str, Any]
+Values = dict[str, Any]
 
 
 def _price(value: Decimal | None) -> float | None:
@@ -60,8 +50,53 @@ def _price(value: Decimal | None) -> float | None:
     return None if value is None else float(round(value, 4))
 
 
+# How each fact (engine.model.FACT_TYPES) is read from a request.
+FACT_READERS: dict[str, Callable[[DecideRequest], Any]] = {
+    "stock_quantity": lambda r: r.product.stock_quantity,
+    "days_since_last_sale": lambda r: r.product.days_since_last_sale,
+    "category": lambda r: r.product.category,
+    "title": lambda r: r.product.title,
+    "product_id": lambda r: r.product.product_id,
+    "current_price": lambda r: _price(r.product.current_price),
+    "proposed_price": lambda r: _price(r.proposal.proposed_price),
+    "duration_hours": lambda r: r.proposal.duration_hours,
+}
+
+
+def request_facts(request: DecideRequest, names: Iterable[str] = FACT_READERS) -> Facts:
+    """The facts rules may test, read from a request (only `names`, by default all)."""
+    return {name: FACT_READERS[name](request) for name in names}
+
+
+class _Prepared:
+    """One policy version made ready: compiled ruleset, trace texts, facts it reads."""
+
+    __slots__ = ("check", "compiled", "facts", "ref", "whys")
+
+    def __init__(self, policy: Policy) -> None:
+        self.compiled: CompiledPolicy = compiled(policy)
+        self.ref = PolicyRef(policy.name, policy.version, policy.sha256)
+        # Trace texts: one compiled explainer per rule.
+        self.whys: list[Why] = [compile_condition(r.when)[1] for r in policy.rules]
+        self.check: Callable[[str, Any], str | None] = partial(override_problem, policy)
+        self.facts: tuple[str, ...] = tuple(n for n in FACT_READERS if n in facts_used(policy))
+
+
+class _Layered(msgspec.Struct):
+    """The parameters of one merchant under one policy version and settings, built once."""
+
+    settings: Settings | None
+    parameters: dict[str, EffectiveParam]
+    values: Values
+
+
 class Engine:
-    """Evaluates requests against one loaded PolicySet. Use from one thread only."""
+    """Evaluates requests against one loaded PolicySet. Use from one thread only.
+
+    The parameters of a merchant (policy defaults, override file, settings) are
+    layered once per merchant and settings, and shared by its decisions
+    (`Decision.parameters` is that shared dict: read it, never change it).
+    """
 
     def __init__(
         self,
@@ -77,18 +112,10 @@ class Engine:
         # True when some policy has a shadow version: the server's shadow step
         # costs one attribute test per decision when it is False.
         self.shadowing = bool(policy_set.shadow)
-        self._compiled: dict[str, CompiledPolicy] = {
-            p.sha256: compiled(p) for p in policy_set.all_policies()
+        self._prepared: dict[str, _Prepared] = {
+            p.sha256: _Prepared(p) for p in policy_set.all_policies()
         }
-        # Trace texts: one compiled explainer per rule, per policy version.
-        self._whys: dict[str, list[Why]] = {
-            p.sha256: [compile_condition(r.when)[1] for r in p.rules]
-            for p in policy_set.all_policies()
-        }
-        self._base: dict[tuple[str, str], dict[str, EffectiveParam]] = {}
-        self._checks: dict[str, Callable[[str, Any], str | None]] = {
-            p.sha256: partial(override_problem, p) for p in policy_set.all_policies()
-        }
+        self._layers: dict[tuple[str, str], _Layered] = {}
         # 128 random bits as 32 hex digits: as unique as uuid4().hex at a quarter of its cost.
         self._new_id = new_id or (lambda: os.urandom(16).hex())
 
@@ -99,20 +126,44 @@ class Engine:
         self, policy: Policy, request: DecideRequest, settings: Settings | None
     ) -> dict[str, EffectiveParam]:
         """Policy defaults < override file < settings < request overrides, with sources."""
+        return self._params(policy, request, settings)[0]
+
+    def _params(
+        self, policy: Policy, request: DecideRequest, settings: Settings | None
+    ) -> tuple[dict[str, EffectiveParam], Values]:
+        """(parameters with sources, plain values): shared per merchant and settings; fresh
+        only when the request overrides something."""
         key = (policy.sha256, request.merchant_id)
-        base = self._base.get(key)
-        if base is None:
-            if len(self._base) >= BASE_CACHE_SIZE:
-                self._base.clear()  # bounded: cheap to rebuild, many merchants must not grow it
-            base = self._base[key] = self.policy_set.base_params(policy, request.merchant_id)
-        return layer_params(base, settings, request.overrides, self._checks[policy.sha256])
+        layered = self._layers.get(key)
+        if layered is None or not (layered.settings is settings or layered.settings == settings):
+            if len(self._layers) >= BASE_CACHE_SIZE:
+                self._layers.clear()  # bounded: cheap to rebuild, many merchants must not grow it
+            base = self.policy_set.base_params(policy, request.merchant_id)
+            parameters = layer_params(base, settings, {}, None)
+            layered = _Layered(settings, parameters, {n: p.value for n, p in parameters.items()})
+            self._layers[key] = layered
+        if not request.overrides:
+            return layered.parameters, layered.values
+        parameters = layer_params(
+            layered.parameters, None, request.overrides, self._prepared[policy.sha256].check
+        )
+        return parameters, {n: p.value for n, p in parameters.items()}
 
     def decide(
-        self, request: DecideRequest, settings: Settings | None = None, *, trace: bool = True
+        self,
+        request: DecideRequest,
+        settings: Settings | None = None,
+        *,
+        trace: bool = True,
+        parameters: bool = True,
     ) -> Decision:
-        """The routing decision for one product; raises DecisionError on a bad pin or override."""
+        """The routing decision for one product; raises DecisionError on a bad pin or override.
+
+        `trace=False` leaves the trace empty, `parameters=False` the effective
+        parameters (a batch's answer would repeat them for every item).
+        """
         policy = self.policy_set.resolve(request.merchant_id, request.policy_version, self.clock)
-        return self.decide_with(policy, request, settings, trace=trace)
+        return self.decide_with(policy, request, settings, trace=trace, parameters=parameters)
 
     def shadow_decision(
         self, request: DecideRequest, settings: Settings | None, decision: Decision
@@ -139,12 +190,13 @@ class Engine:
         settings: Settings | None = None,
         *,
         trace: bool = True,
+        parameters: bool = True,
     ) -> Decision:
         """The decision of one given policy version (the shadow step and `policy diff`)."""
-        parameters = self.effective_params(policy, request, settings)
-        params = {name: p.value for name, p in parameters.items()}
-        facts = request_facts(request)
-        index = self._compiled[policy.sha256].first_match(facts, params)
+        prepared = self._prepared[policy.sha256]
+        effective, params = self._params(policy, request, settings)
+        facts = request_facts(request, prepared.facts)
+        index = prepared.compiled.first_match(facts, params)
         rule = policy.rules[index]
 
         reasoning = rule.reason
@@ -152,7 +204,7 @@ class Engine:
         channels: list[str] = []
         if rule.outcome.external:
             percent = value_of(rule.outcome.external_percent, facts, params)  # type: ignore[arg-type]
-            channels = list(params["enabled_external_channels"])  # type: ignore[arg-type]
+            channels = params["enabled_external_channels"]
             if not params["external_channels_enabled"]:
                 channels, reasoning = [], reasoning + OPTED_OUT_NOTE
             elif not channels:
@@ -169,22 +221,21 @@ class Engine:
         return Decision(
             decision_id=self._new_id(),
             merchant_id=request.merchant_id,
-            policy=PolicyRef(policy.name, policy.version, policy.sha256),
+            policy=prepared.ref,
             rule_id=rule.id,
             store=True,
             store_units=store_units,
             external_priority=rule.outcome.external_priority and bool(allocations),
             external_channels=allocations,
             reasoning=reasoning,
-            trace=self._trace(policy, index, facts, params) if trace else [],
-            parameters=parameters,
+            trace=self._trace(policy, prepared.whys, index, facts, params) if trace else [],
+            parameters=effective if parameters else {},
         )
 
     def _trace(
-        self, policy: Policy, index: int, facts: dict[str, Any], params: dict[str, Any]
+        self, policy: Policy, whys: list[Why], index: int, facts: Facts, params: Values
     ) -> list[TraceEntry]:
         """Why each rule before the match failed, and why the match held, with actual values."""
-        whys = self._whys[policy.sha256]
         return [
             TraceEntry(
                 rule.id,
