@@ -1,16 +1,21 @@
-"""HTTP benchmark of the Decision API: /v1/decide against /health, and one big batch.
+"""HTTP benchmark of the Decision API against the framework's ceiling, and one big batch.
 
 Starts `channel-router serve` (one worker by default) on a free loopback port
-with a fresh SQLite database, creates a merchant, then drives each endpoint
-with a closed-loop load: C connections, each sending its next request as soon
-as the previous answer is complete. The client is a minimal asyncio HTTP/1.1
+with a fresh SQLite database, and beside it the bare Litestar app of
+bench/reference/app.py (same server, same settings: routes of the same shapes
+that do nothing). Creates a merchant, then drives each endpoint with a
+closed-loop load: C connections, each sending its next request as soon as the
+previous answer is complete. The client is a minimal asyncio HTTP/1.1
 keep-alive client, so that it costs the server's core as little as possible.
+Endpoints take turns for several rounds, so a busy moment of a shared machine
+spreads over all of them; each figure is the median of the rounds.
 
-Prints requests per second and p50/p99 latency of GET /health and POST
-/v1/decide, their ratio, and the server time (Server-Timing) of one
-10,000-item /v1/decide/batch.
+Prints requests per second and p50/p99 latency of our GET /health and POST
+/v1/decide and of the reference routes, the ratios the aims are stated in,
+and the server time (Server-Timing) of a 10,000-item /v1/decide/batch.
 
-    .venv/bin/python bench/http.py [--connections 32] [--seconds 5] [--workers 1]
+    .venv/bin/python bench/http.py [--connections 32] [--seconds 3] [--rounds 3]
+                                   [--workers 1] [--server uvicorn|granian]
 """
 
 from __future__ import annotations
@@ -138,11 +143,11 @@ def server_timing_ms(headers: dict[str, str]) -> float:
     return float(value.split("dur=")[1].split(";")[0])
 
 
-async def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
+async def wait_healthy(port: int, process: subprocess.Popen[bytes], name: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("channel-router serve exited during start-up")
+            raise SystemExit(f"{name} exited during start-up")
         try:
             status, _, _ = await call(port, request_bytes("GET", "/health", None))
             if status == 200:
@@ -150,13 +155,24 @@ async def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
         except OSError:
             pass
         await asyncio.sleep(0.1)
-    raise SystemExit("channel-router serve did not answer /health in time")
+    raise SystemExit(f"{name} did not answer /health in time")
 
 
-async def bench(
-    args: argparse.Namespace, port: int, process: subprocess.Popen[bytes], admin: str
-) -> int:
-    await wait_healthy(port, process)
+@dataclass
+class Endpoint:
+    name: str
+    port: int
+    payload: bytes
+    rounds: list[Result]
+
+    def median(self, key: str) -> float:
+        values = [getattr(r, key) if key == "rps" else r.pct(float(key)) for r in self.rounds]
+        return statistics.median(values)
+
+
+async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin: str) -> int:
+    await wait_healthy(ours.port, ours.process, "channel-router serve")
+    await wait_healthy(reference.port, reference.process, "the reference app")
     create = json.dumps(
         {
             "merchant_id": "bench",
@@ -164,24 +180,45 @@ async def bench(
             "settings": {"enabled_external_channels": ["ebay", "amazon"]},
         }
     ).encode()
-    status, _, body = await call(port, request_bytes("POST", "/v1/merchants", admin, create))
+    status, _, body = await call(ours.port, request_bytes("POST", "/v1/merchants", admin, create))
     if status != 201:
         raise SystemExit(f"creating the merchant failed: {status} {body[:200]!r}")
     key = json.loads(body)["api_key"]
 
+    sample = json.dumps(SAMPLE).encode()
     health = request_bytes("GET", "/health", None)
-    decide = request_bytes("POST", "/v1/decide", key, json.dumps(SAMPLE).encode())
-    status, _, body = await call(port, decide)
-    if status != 200:
-        raise SystemExit(f"/v1/decide failed: {status} {body[:300]!r}")
+    decide = request_bytes("POST", "/v1/decide", key, sample)
 
-    results = []
+    def bare(path: str) -> bytes:
+        return request_bytes("POST", path, key, sample)
+
+    endpoints = [
+        Endpoint("ours GET /health", ours.port, health, []),
+        Endpoint("ours POST /v1/decide", ours.port, decide, []),
+        Endpoint("bare GET /health", reference.port, health, []),
+        Endpoint("bare POST typed", reference.port, bare("/typed"), []),
+        Endpoint("bare POST msgspec", reference.port, bare("/msgspec"), []),
+        Endpoint("bare POST @asgi", reference.port, bare("/asgi"), []),
+    ]
+    for endpoint in endpoints:
+        status, _, body = await call(endpoint.port, endpoint.payload)
+        if status != 200:
+            raise SystemExit(f"{endpoint.name} failed: {status} {body[:300]!r}")
+
     gc.disable()  # the load generator's own collections would show up as server latency
     try:
-        for name, payload in (("GET /health", health), ("POST /v1/decide", decide)):
-            results.append(
-                await closed_loop(name, port, payload, args.connections, args.seconds, args.warmup)
-            )
+        for _ in range(args.rounds):
+            for endpoint in endpoints:
+                endpoint.rounds.append(
+                    await closed_loop(
+                        endpoint.name,
+                        endpoint.port,
+                        endpoint.payload,
+                        args.connections,
+                        args.seconds,
+                        args.warmup,
+                    )
+                )
     finally:
         gc.enable()
 
@@ -192,44 +229,81 @@ async def bench(
         item["product"]["days_since_last_sale"] = i % 60
         items.append(item)
     batch = request_bytes("POST", "/v1/decide/batch", key, json.dumps({"items": items}).encode())
-    batch_server, batch_wall = [], []
+    batch_server, batch_wall, batch_bytes = [], [], 0
     for _ in range(args.batch_runs):
         started = time.perf_counter()
-        status, headers, body = await call(port, batch)
+        status, headers, body = await call(ours.port, batch)
         batch_wall.append(time.perf_counter() - started)
         if status != 200 or len(json.loads(body)["decisions"]) != 10_000:
             raise SystemExit(f"batch failed: {status} {body[:300]!r}")
         batch_server.append(server_timing_ms(headers))
+        batch_bytes = len(body)
 
     print(
-        f"channel-router serve --workers {args.workers}; {args.connections} connections, "
-        f"{args.seconds:g} s per endpoint after {args.warmup:g} s warm-up, closed loop"
+        f"{args.server}, {args.workers} worker(s); {args.connections} connections, "
+        f"{args.seconds:g} s per endpoint after {args.warmup:g} s warm-up, closed loop, "
+        f"median of {args.rounds} rounds"
     )
-    print(f"{'endpoint':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for r in results:
-        print(f"{r.name:<18}{r.rps:>10.0f}{r.pct(0.50):>10.2f}{r.pct(0.99):>10.2f}{r.errors:>8}")
-    health_r, decide_r = results
-    ratio = decide_r.rps / health_r.rps
-    print(f"decide/health throughput ratio: {ratio:.2f} (aim >= 0.70)")
-    print(f"decide p99: {decide_r.pct(0.99):.2f} ms (aim < 10 ms at 32 connections)")
+    print(f"{'endpoint':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for e in endpoints:
+        errors = sum(r.errors for r in e.rounds)
+        print(
+            f"{e.name:<24}{e.median('rps'):>10.0f}{e.median('0.50'):>10.2f}"
+            f"{e.median('0.99'):>10.2f}{errors:>8}"
+        )
+    rps = {e.name: e.median("rps") for e in endpoints}
+    decide_rps = rps["ours POST /v1/decide"]
+    print(f"decide / our /health:        {decide_rps / rps['ours GET /health']:.2f} (aim >= 0.5)")
+    print(f"decide / bare typed route:   {decide_rps / rps['bare POST typed']:.2f} (aim >= 0.8)")
+    print(f"decide / bare msgspec route: {decide_rps / rps['bare POST msgspec']:.2f}")
+    print(f"decide / bare @asgi route:   {decide_rps / rps['bare POST @asgi']:.2f}")
+    bare_health = rps["bare GET /health"]
+    print(
+        f"bare routes / bare /health:  typed {rps['bare POST typed'] / bare_health:.2f}, "
+        f"msgspec {rps['bare POST msgspec'] / bare_health:.2f}, "
+        f"@asgi {rps['bare POST @asgi'] / bare_health:.2f}"
+    )
+    print(f"decide p99: {endpoints[1].median('0.99'):.2f} ms (aim < 10 ms at 32 connections)")
     print(
         f"10,000-item batch: server time {statistics.median(batch_server) / 1000:.3f} s "
         f"(median of {args.batch_runs}; aim < 0.5 s), round trip "
-        f"{statistics.median(batch_wall):.3f} s"
+        f"{statistics.median(batch_wall):.3f} s, response {batch_bytes / 1e6:.1f} MB"
     )
-    return 0 if not any(r.errors for r in results) else 1
+    return 0 if not any(r.errors for e in endpoints for r in e.rounds) else 1
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+def start(command: list[str], env: dict[str, str], cwd: str) -> Server:
+    port = free_port()
+    command = [part.replace("{port}", str(port)) for part in command]
+    return Server(port, subprocess.Popen(command, env=env, cwd=cwd))
+
+
+def stop(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-runs", type=int, default=3)
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args()
 
-    port = free_port()
     admin = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="channel-router-bench-") as tmp:
         env = {
@@ -239,18 +313,24 @@ def main() -> int:
             "CHANNEL_ROUTER_POLICY_DIR": str(REPO / "policies"),
             "CHANNEL_ROUTER_LOG_LEVEL": "warning",
         }
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
-                   "--workers", str(args.workers)]  # fmt: skip
-        process = subprocess.Popen(command, env=env, cwd=tmp)
+        if args.server == "granian":
+            ours_command = [
+                str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
+                "--host", "127.0.0.1", "--port", "{port}", "--workers", str(args.workers),
+                "--no-access-log", "--log-level", "warning", "server.app:create_app",
+            ]  # fmt: skip
+        else:
+            ours_command = [sys.executable, "-m", "server.cli", "serve", "--port", "{port}",
+                            "--workers", str(args.workers)]  # fmt: skip
+        reference_command = [sys.executable, str(REPO / "bench" / "reference" / "app.py"),
+                             "--port", "{port}", "--server", args.server]  # fmt: skip
+        ours = start(ours_command, env, tmp)
+        reference = start(reference_command, env, tmp)
         try:
-            return asyncio.run(bench(args, port, process, admin))
+            return asyncio.run(bench(args, ours, reference, admin))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(ours)
+            stop(reference)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 import msgspec
 
@@ -46,6 +47,15 @@ def new_api_key() -> str:
 def hash_api_key(key: str) -> str:
     """The hex SHA-256 stored instead of the key."""
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def authorization_header(scope: Any) -> str | None:
+    """The raw `Authorization` header of an ASGI scope (read without building all headers)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text: str = value.decode("latin-1")
+            return text
+    return None
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -67,6 +67,14 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def count_decision(self, decision: Decision) -> None:
+        """Add one decision to the by-rule counter (its child is bound once)."""
+        key = (decision.policy.name, decision.policy.version, decision.rule_id)
+        child = self._decision_children.get(key)
+        if child is None:
+            child = self._decision_children[key] = self.decisions.labels(*key)
+        child.inc()
+
     def count_decisions(self, decisions: Sequence[Decision]) -> None:
         """Add decisions to the by-rule counter."""
         counts: dict[tuple[str, str, str], int] = {}

@@ -147,7 +147,7 @@ class Services:
 
     async def authenticate(self, request: Request[Any, Any, Any]) -> auth.Principal:
         """The caller behind the bearer token; Unauthenticated (401) otherwise."""
-        token = auth.bearer_token(request.headers.get("authorization"))
+        token = auth.bearer_token(auth.authorization_header(request.scope))
         if token is None:
             raise auth.Unauthenticated("a bearer token is required")
         if auth.is_admin_token(token, self.config.admin_token):

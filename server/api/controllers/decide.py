@@ -1,20 +1,44 @@
-"""Routing decisions, one or a batch, each written to the decision log."""
+"""Routing decisions, one or a batch, each written to the decision log.
+
+The hot path of the service, kept lean (measured in bench/http.py against a
+bare Litestar route of the same shapes): the caller is authenticated before the
+body is read, from the key cache; the body is decoded by msgspec straight into
+its Struct; settings come from the per-merchant cache; the answer is encoded
+once, to bytes. Nothing is built per request that can be built once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, post
-from litestar.params import FromQuery, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromQuery
+from litestar.types import ASGIApp
 
 from engine.types import DecideRequest, Decision, DecisionError, Settings
+from server.api.body import JsonAnswer, decode_body, documented
 from server.api.controllers.common import BEARER, problem_responses, services
 from server.api.types import DecideBatch, DecisionBatch
 from server.auth import Forbidden
+from server.db.decision_log import log_row
 from server.errors import InvalidInput
 
 _YIELD_EVERY = 500
+_JSON = "application/json"
+
+_decide_decoder = msgspec.json.Decoder(DecideRequest)
+_batch_decoder = msgspec.json.Decoder(DecideBatch)
+_encode = msgspec.json.Encoder().encode
+
+
+def _answers(data_type: type, description: str) -> dict[int, ResponseSpec]:
+    return {
+        200: ResponseSpec(data_container=data_type, description=description, media_type=_JSON),
+        **problem_responses(400, 401, 403, 404, 413, 422, 503),
+    }
 
 
 class DecideController(Controller):
@@ -22,36 +46,52 @@ class DecideController(Controller):
     tags = ["decide"]
     security = BEARER
 
-    @post("/", status_code=200, responses=problem_responses(400, 401, 403, 404, 413, 422, 503))
-    async def decide(
-        self, request: Request[Any, Any, Any], data: JSONBody[DecideRequest]
-    ) -> Decision:
+    @post(
+        "/",
+        status_code=200,
+        media_type=_JSON,
+        dependencies=documented(DecideRequest),
+        responses=_answers(Decision, "The decision, with its trace"),
+    )
+    async def decide(self, request: Request[Any, Any, Any]) -> ASGIApp:
         """Decide where the product's clearance stock goes; no side effect but the log."""
         svc = services(request)
-        await svc.authorize(request, data.merchant_id)
+        principal = await svc.authenticate(request)
+        data = await decode_body(request, _decide_decoder, svc.config.max_body_bytes)
+        if not principal.may_act_for(data.merchant_id):
+            raise Forbidden("this token may not act for that merchant")
         settings = await svc.merchants.settings(data.merchant_id)
         engine = svc.policies.engine
         decision = engine.decide(data, settings)
-        await svc.decision_log.record((data,), (decision,))
-        svc.metrics.count_decisions((decision,))
+        log = svc.decision_log
+        await log.record_rows([log_row(data, decision, log.created_at(), settings)])
+        svc.metrics.count_decision(decision)
         if engine.shadowing:
             await svc.shadow.observe(engine, (data,), (decision,), {data.merchant_id: settings})
-        return decision
+        return JsonAnswer(_encode(decision))
 
-    @post("/batch", status_code=200, responses=problem_responses(400, 401, 403, 404, 413, 422, 503))
+    @post(
+        "/batch",
+        status_code=200,
+        media_type=_JSON,
+        dependencies=documented(DecideBatch),
+        responses=_answers(DecisionBatch, "The decisions, in the order of the items"),
+    )
     async def decide_batch(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[DecideBatch],
         trace: FromQuery[bool] = False,
-    ) -> DecisionBatch:
+        parameters: FromQuery[bool] = False,
+    ) -> ASGIApp:
         """Decide up to 10,000 requests at once; answers in the order given.
 
-        Each decision's `trace` is left empty unless `?trace=true`: it doubles
-        the work and the size of a large answer, and /v1/decide gives it per item.
+        Each decision's `trace` is left empty unless `?trace=true`, and its
+        `parameters` unless `?parameters=true`: they would double the work and
+        the size of a large answer, and /v1/decide gives both per item.
         """
         svc = services(request)
         principal = await svc.authenticate(request)
+        data = await decode_body(request, _batch_decoder, svc.config.max_body_bytes)
         settings: dict[str, Settings] = {}
         for item in data.items:
             if item.merchant_id not in settings:
@@ -59,16 +99,23 @@ class DecideController(Controller):
                     raise Forbidden(f"this token may not act for merchant {item.merchant_id!r}")
                 settings[item.merchant_id] = await svc.merchants.settings(item.merchant_id)
         engine = svc.policies.engine  # one policy set for the whole batch, even across a reload
+        decide = engine.decide
+        log = svc.decision_log
+        created_at = log.created_at()
         decisions: list[Decision] = []
+        rows: list[tuple[Any, ...]] = []
         for index, item in enumerate(data.items):
             if index and index % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let other requests in between chunks of a large batch
+            merchant_settings = settings[item.merchant_id]
             try:
-                decisions.append(engine.decide(item, settings[item.merchant_id], trace=trace))
+                decision = decide(item, merchant_settings, trace=trace, parameters=parameters)
             except DecisionError as exc:
                 raise InvalidInput(str(exc), f"items[{index}].{exc.field}") from exc
-        await svc.decision_log.record(data.items, decisions)
+            decisions.append(decision)
+            rows.append(log_row(item, decision, created_at, merchant_settings))
+        await log.record_rows(rows)
         svc.metrics.count_decisions(decisions)
         if engine.shadowing:
             await svc.shadow.observe(engine, data.items, decisions, settings)
-        return DecisionBatch(decisions=decisions)
+        return JsonAnswer(_encode(DecisionBatch(decisions=decisions)))
