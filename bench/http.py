@@ -90,24 +90,64 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu_seconds: float = float("nan")  # the server's CPU time over the measured window
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU per request: unlike req/s, barely moved by other work on the machine."""
+        return self.cpu_seconds / max(1, self.requests) * 1e6
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants (uvicorn's workers)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / _TICK
+        children: list[int] = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children += [int(c) for c in f.read().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return total + sum(tree_cpu_seconds(child) for child in children)
+
+
 async def closed_loop(
-    name: str, port: int, payload: bytes, connections: int, seconds: float, warmup: float
+    name: str,
+    port: int,
+    payload: bytes,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    pid: int | None = None,
 ) -> Result:
-    """C connections each send the next request when the previous answer is in."""
+    """C connections each send the next request when the previous answer is in.
+
+    Counts the answers completed in the window after the warm-up, and (given
+    the server's pid) the server's CPU time over that same window.
+    """
     latencies: list[float] = []
     counts = {"ok": 0, "errors": 0}
     start_at = time.perf_counter() + warmup
     stop_at = start_at + seconds
+    cpu: list[float] = []
+
+    async def sample_cpu() -> None:
+        for moment in (start_at, stop_at):
+            await asyncio.sleep(max(0.0, moment - time.perf_counter()))
+            cpu.append(tree_cpu_seconds(pid) if pid else float("nan"))
 
     async def one() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -119,14 +159,15 @@ async def closed_loop(
                 writer.write(payload)
                 status, _, _ = await read_response(reader)
                 done = time.perf_counter()
-                if sent >= start_at:
+                if start_at <= done < stop_at:
                     latencies.append(done - sent)
                     counts["ok" if status == 200 else "errors"] += 1
         finally:
             writer.close()
 
-    await asyncio.gather(*(one() for _ in range(connections)))
-    return Result(name, counts["ok"] + counts["errors"], counts["errors"], seconds, latencies)
+    await asyncio.gather(sample_cpu(), *(one() for _ in range(connections)))
+    requests = counts["ok"] + counts["errors"]
+    return Result(name, requests, counts["errors"], seconds, latencies, cpu[1] - cpu[0])
 
 
 async def call(port: int, payload: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -161,12 +202,14 @@ async def wait_healthy(port: int, process: subprocess.Popen[bytes], name: str) -
 @dataclass
 class Endpoint:
     name: str
-    port: int
+    server: Server
     payload: bytes
     rounds: list[Result]
 
     def median(self, key: str) -> float:
-        values = [getattr(r, key) if key == "rps" else r.pct(float(key)) for r in self.rounds]
+        values = [
+            getattr(r, key) if key in ("rps", "cpu_us") else r.pct(float(key)) for r in self.rounds
+        ]
         return statistics.median(values)
 
 
@@ -193,15 +236,15 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
         return request_bytes("POST", path, key, sample)
 
     endpoints = [
-        Endpoint("ours GET /health", ours.port, health, []),
-        Endpoint("ours POST /v1/decide", ours.port, decide, []),
-        Endpoint("bare GET /health", reference.port, health, []),
-        Endpoint("bare POST typed", reference.port, bare("/typed"), []),
-        Endpoint("bare POST msgspec", reference.port, bare("/msgspec"), []),
-        Endpoint("bare POST @asgi", reference.port, bare("/asgi"), []),
+        Endpoint("ours GET /health", ours, health, []),
+        Endpoint("ours POST /v1/decide", ours, decide, []),
+        Endpoint("bare GET /health", reference, health, []),
+        Endpoint("bare POST typed", reference, bare("/typed"), []),
+        Endpoint("bare POST msgspec", reference, bare("/msgspec"), []),
+        Endpoint("bare POST @asgi", reference, bare("/asgi"), []),
     ]
     for endpoint in endpoints:
-        status, _, body = await call(endpoint.port, endpoint.payload)
+        status, _, body = await call(endpoint.server.port, endpoint.payload)
         if status != 200:
             raise SystemExit(f"{endpoint.name} failed: {status} {body[:300]!r}")
 
@@ -212,11 +255,12 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
                 endpoint.rounds.append(
                     await closed_loop(
                         endpoint.name,
-                        endpoint.port,
+                        endpoint.server.port,
                         endpoint.payload,
                         args.connections,
                         args.seconds,
                         args.warmup,
+                        endpoint.server.process.pid,
                     )
                 )
     finally:
@@ -244,25 +288,32 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
         f"{args.seconds:g} s per endpoint after {args.warmup:g} s warm-up, closed loop, "
         f"median of {args.rounds} rounds"
     )
-    print(f"{'endpoint':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(
+        f"{'endpoint':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'server CPU µs/req':>19}"
+    )
     for e in endpoints:
         errors = sum(r.errors for r in e.rounds)
         print(
-            f"{e.name:<24}{e.median('rps'):>10.0f}{e.median('0.50'):>10.2f}"
-            f"{e.median('0.99'):>10.2f}{errors:>8}"
+            f"{e.name:<24}{e.median('rps'):>9.0f}{e.median('0.50'):>9.2f}"
+            f"{e.median('0.99'):>9.2f}{errors:>8}{e.median('cpu_us'):>19.0f}"
         )
     rps = {e.name: e.median("rps") for e in endpoints}
-    decide_rps = rps["ours POST /v1/decide"]
-    print(f"decide / our /health:        {decide_rps / rps['ours GET /health']:.2f} (aim >= 0.5)")
-    print(f"decide / bare typed route:   {decide_rps / rps['bare POST typed']:.2f} (aim >= 0.8)")
-    print(f"decide / bare msgspec route: {decide_rps / rps['bare POST msgspec']:.2f}")
-    print(f"decide / bare @asgi route:   {decide_rps / rps['bare POST @asgi']:.2f}")
-    bare_health = rps["bare GET /health"]
-    print(
-        f"bare routes / bare /health:  typed {rps['bare POST typed'] / bare_health:.2f}, "
-        f"msgspec {rps['bare POST msgspec'] / bare_health:.2f}, "
-        f"@asgi {rps['bare POST @asgi'] / bare_health:.2f}"
-    )
+    # Throughput a server of one core would reach: 1 / CPU per request. On a shared,
+    # busy machine these ratios hold where the req/s ratios wander.
+    cap = {e.name: 1e6 / e.median("cpu_us") for e in endpoints}
+    print("ratio                         by req/s   by server CPU   aim")
+    for label, a, b, aim in (
+        ("decide / our /health", "ours POST /v1/decide", "ours GET /health", ">= 0.5"),
+        ("decide / bare typed route", "ours POST /v1/decide", "bare POST typed", ">= 0.8"),
+        ("decide / bare msgspec route", "ours POST /v1/decide", "bare POST msgspec", ""),
+        ("decide / bare @asgi route", "ours POST /v1/decide", "bare POST @asgi", ""),
+        ("bare typed / bare /health", "bare POST typed", "bare GET /health", ""),
+        ("bare msgspec / bare /health", "bare POST msgspec", "bare GET /health", ""),
+        ("bare @asgi / bare /health", "bare POST @asgi", "bare GET /health", ""),
+        ("our /health / bare /health", "ours GET /health", "bare GET /health", ""),
+    ):
+        print(f"{label:<30}{rps[a] / rps[b]:>8.2f}{cap[a] / cap[b]:>16.2f}   {aim}")
     print(f"decide p99: {endpoints[1].median('0.99'):.2f} ms (aim < 10 ms at 32 connections)")
     print(
         f"10,000-item batch: server time {statistics.median(batch_server) / 1000:.3f} s "
@@ -297,7 +348,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-runs", type=int, default=3)

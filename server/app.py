@@ -27,7 +27,7 @@ from server.services import Services
 def create_app(config: ServiceConfig | None = None) -> Litestar:
     """A Litestar app for `config` (default: from the environment)."""
     config = config or ServiceConfig.from_env()
-    metrics = Metrics()
+    metrics = Metrics(config.metrics_multiprocess_dir)
     services = Services(config, metrics)
     console = Console(services)
     return Litestar(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///var/channel-router.sqlite3"
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own variable
 REPO_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 
@@ -39,8 +40,14 @@ class ServiceConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     max_batch_items: int = 10_000
     # How long a worker may serve a merchant's settings from memory before it
-    # reads them again; the worker that handles a PUT forgets them at once.
+    # reads them again. With Redis every worker forgets them before a change is
+    # answered (server.cache_sync), so this only bounds staleness without Redis.
     settings_cache_seconds: float = 1.0
+    # How long a change waits for every other worker to confirm it (then 503).
+    cache_sync_seconds: float = 2.0
+    # prometheus-client's multiprocess directory: set when this process is one of
+    # several workers (`serve --workers N` sets it); /metrics then adds them all up.
+    metrics_multiprocess_dir: str | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Freeze start-up objects out of the cyclic GC (see Services.start). On for
     # the real processes; off by default so many apps in one test process do
@@ -61,4 +68,10 @@ class ServiceConfig:
             secret_key=source.get("CHANNEL_ROUTER_SECRET_KEY") or None,
             env=source,
             freeze_gc=True,
+            metrics_multiprocess_dir=source.get(MULTIPROCESS_ENV) or None,
         )
+
+    @property
+    def several_workers(self) -> bool:
+        """Whether other worker processes serve the same deployment beside this one."""
+        return self.metrics_multiprocess_dir is not None

@@ -25,3 +25,7 @@ class Unavailable(Exception):
 
 class UpstreamFailed(Exception):
     """A marketplace answered with a transient failure after retries (502)."""
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request body was complete (not a server error)."""

@@ -1,30 +1,48 @@
 """Prometheus metrics of one app: request counts and latencies, decisions by rule.
 
-A registry per app (not prometheus_client's global one), so several apps in
-one process, as in the tests, keep separate counts. The middleware labels
-requests by route template, never by raw path, so label sets stay bounded.
+- A registry per app (not prometheus_client's global one), so several apps in
+  one process, as in the tests, keep separate counts.
+- With several worker processes (`serve --workers N`) every worker writes its
+  samples to files in PROMETHEUS_MULTIPROC_DIR (prometheus-client's
+  multiprocess mode, which `serve` turns on for N > 1) and /metrics adds up
+  every worker's, so a scrape never goes backwards whichever worker answers.
+- Requests are labelled by route template, never by raw path, so label sets
+  stay bounded; label children are bound once and kept (hot path).
+- A client that goes away before its request body is complete is not a server
+  error: it is counted in `channel_router_http_client_disconnects`, not as a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from engine.model import Policy
 from engine.types import Decision
+from server.api.problems import CLIENT_GONE
+from server.config import MULTIPROCESS_ENV
+from server.errors import ClientDisconnected
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what a scrape gets
+# What to give Litestar, which appends "; charset=utf-8" to every text/* type itself.
+MEDIA_TYPE = CONTENT_TYPE.removesuffix("; charset=utf-8")
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
 class Metrics:
     """The counters and histograms the service exports on /metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "channel_router_http_requests",
@@ -39,6 +57,12 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.disconnects = Counter(
+            "channel_router_http_client_disconnects",
+            "Requests whose client went away before the body was complete (not errors).",
+            ("method", "route"),
+            registry=self.registry,
+        )
         self.decisions = Counter(
             "channel_router_decisions",
             "Decisions by policy, version and rule.",
@@ -47,6 +71,7 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._decision_children: dict[tuple[str, str, str], Any] = {}
+        self._collectors: list[Any] = []  # custom ones: they read their own state
         self.reloads = Counter(
             "channel_router_policy_reloads",
             "Policy reload attempts by result.",
@@ -59,13 +84,17 @@ class Metrics:
         key = (method, route, status)
         children = self._request_children.get(key)
         if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
+            if status == CLIENT_GONE:  # no answer went out: no latency either
+                children = (self.disconnects.labels(method, route), None)
+            else:
+                children = (
+                    self.requests.labels(method, route, str(status)),
+                    self.latency.labels(method, route),
+                )
             self._request_children[key] = children
         children[0].inc()
-        children[1].observe(seconds)
+        if children[1] is not None:
+            children[1].observe(seconds)
 
     def count_decision(self, decision: Decision) -> None:
         """Add one decision to the by-rule counter (its child is bound once)."""
@@ -99,9 +128,40 @@ class Metrics:
                 if key not in self._decision_children:
                     self._decision_children[key] = self.decisions.labels(*key)
 
+    def register(self, collector: Any) -> None:
+        """Add a custom collector (shown as it is, also in multiprocess mode)."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
+
     def render(self) -> bytes:
-        """The Prometheus text exposition."""
+        """The Prometheus text exposition (every worker's samples in multiprocess mode)."""
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)
+            for collector in self._collectors:
+                registry.register(collector)
+            return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+@contextlib.contextmanager
+def shared_between_workers(workers: int) -> Iterator[None]:
+    """Turn on prometheus-client's multiprocess mode for `workers` > 1 processes.
+
+    Sets PROMETHEUS_MULTIPROC_DIR (to a fresh folder, removed afterwards) before
+    the workers start, unless it is set already (then that folder is used and
+    kept: it must be emptied between runs, as prometheus-client documents).
+    """
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="channel-router-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def metrics_middleware(metrics: Metrics) -> type:
@@ -117,6 +177,16 @@ def metrics_middleware(metrics: Metrics) -> type:
                 return
             start = time.perf_counter()
             status = 500
+            body_done = False
+
+            async def receive_wrapper() -> ReceiveMessage:
+                nonlocal body_done
+                message = await receive()
+                if message["type"] == "http.request":
+                    body_done = not message.get("more_body", False)
+                elif message["type"] == "http.disconnect" and not body_done:
+                    raise ClientDisconnected  # answered 499 by server.api.problems
+                return message
 
             async def send_wrapper(message: Message) -> None:
                 nonlocal status
@@ -125,15 +195,14 @@ def metrics_middleware(metrics: Metrics) -> type:
                     # Time spent in the app before the first byte: shows server
                     # time apart from the network (used by bench/http.py).
                     elapsed_ms = (time.perf_counter() - start) * 1000
-                    headers = [
-                        *message.get("headers", ()),
-                        (b"server-timing", b"app;dur=%.3f" % elapsed_ms),
-                    ]
-                    message = {**message, "headers": headers}
+                    timing = (b"server-timing", b"app;dur=%.3f" % elapsed_ms)
+                    headers: Any = message.get("headers", ())
+                    started: Any = {**message, "headers": [*headers, timing]}
+                    message = started
                 await send(message)
 
             try:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, receive_wrapper, send_wrapper)
             finally:
                 metrics.observe_request(
                     str(scope.get("method", "")),

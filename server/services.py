@@ -19,6 +19,7 @@ from piccolo.engine.postgres import PostgresEngine
 from connectors.rate_budget import BudgetCollector, BudgetConfig, RateBudget
 from engine.problems import PolicyProblems
 from server import auth
+from server.cache_sync import CacheSync, channel_for
 from server.config import ServiceConfig
 from server.db.connection import make_engine, migrate
 from server.db.decision_log import DecisionLog
@@ -52,6 +53,7 @@ class Services:
         self._decision_log: DecisionLog | None = None
         self.redis: Any = None
         self.policy_sync: PolicySync | None = None
+        self.cache_sync: CacheSync | None = None
         self.http: httpx.AsyncClient | None = None
         self.rate_budget: RateBudget | None = None
         self.secret_box: SecretBox | None = (
@@ -86,7 +88,21 @@ class Services:
             budget_config = BudgetConfig.from_env(self.config.env)
             if budget_config.enabled:
                 self.rate_budget = RateBudget(self.config.redis_url, budget_config)
-                self.metrics.registry.register(BudgetCollector(self.rate_budget))
+                self.metrics.register(BudgetCollector(self.rate_budget))
+            self.cache_sync = CacheSync(
+                self.redis,
+                channel_for(self.config.database_url),
+                self._merchants,
+                timeout=self.config.cache_sync_seconds,
+            )
+            self._merchants.broadcast = self.cache_sync.broadcast
+            await self.cache_sync.start()
+        elif self.config.several_workers:
+            self._merchants.caching = False
+            log.warning(
+                "several workers and no CHANNEL_ROUTER_REDIS_URL: merchants' settings and keys "
+                "are read from the database on every request (set a Redis to cache them)"
+            )
         self.http = httpx.AsyncClient()
         try:
             await self.policies.reload()
@@ -113,6 +129,8 @@ class Services:
             await self.policy_sync.stop()
         if self.rate_budget is not None:
             await self.rate_budget.close()
+        if self.cache_sync is not None:
+            await self.cache_sync.stop()
         if self.redis is not None:
             await self.redis.aclose()
         if isinstance(self._db, PostgresEngine):

@@ -24,6 +24,7 @@ from server import auth, errors
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+CLIENT_GONE = 499  # nginx's "client closed request": never a 5xx
 
 
 class InvalidParam(msgspec.Struct, frozen=True):
@@ -54,7 +55,7 @@ def problem(
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
-        title = "Error"
+        title = "Client Closed Request" if status == CLIENT_GONE else "Error"
     body = ProblemDetails(
         type="about:blank",
         title=title,
@@ -154,6 +155,11 @@ def _validation_params(exc: ValidationException) -> tuple[int, str, list[Invalid
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
     """Litestar exception handler for every exception type."""
+    if isinstance(exc, errors.ClientDisconnected):
+        # Nobody is left to read an answer; not a server error (counted apart in /metrics).
+        log.info("client disconnected before its request body was complete: %s %s",
+                 request.method, request.url.path)  # fmt: skip
+        return problem(CLIENT_GONE, "The client disconnected before the request body was complete.")
     if isinstance(exc, ValidationException):
         status, detail, params = _validation_params(exc)
         return problem(status, detail, invalid_params=params)

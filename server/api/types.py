@@ -59,6 +59,13 @@ class MerchantCreated(msgspec.Struct, frozen=True):
     settings: EffectiveSettings
 
 
+class MerchantKey(msgspec.Struct, frozen=True):
+    """A merchant's new API key (after a rotation); shown once."""
+
+    merchant_id: str
+    api_key: str
+
+
 class DecideBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     items: Annotated[list[DecideRequest], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
 

@@ -54,15 +54,19 @@ def run_serve(args: argparse.Namespace) -> int:
     """`channel-router serve`: uvicorn with `workers` processes of the app factory."""
     import uvicorn
 
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=max(1, args.workers),
-        log_level=os.environ.get("CHANNEL_ROUTER_LOG_LEVEL", "info").lower(),
-        access_log=False,
-    )
+    from server.metrics import shared_between_workers
+
+    workers = max(1, args.workers)
+    with shared_between_workers(workers):  # /metrics adds up every worker's counts
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            log_level=os.environ.get("CHANNEL_ROUTER_LOG_LEVEL", "info").lower(),
+            access_log=False,
+        )
     return 0
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -278,12 +279,21 @@ class DecisionLog:
         self._sqlite: _SQLiteWriter | None = None
         self._is_sqlite = isinstance(self._engine, SQLiteEngine)
         self._is_postgres = isinstance(self._engine, PostgresEngine)
+        self._second = -1
+        self._second_text = ""
 
     def created_at(self) -> Any:
-        """Now, as the backend stores it: piccolo's text form on SQLite, pre-formatted
-        once per request rather than by the driver per row."""
-        now = datetime.now(UTC)
-        return str(now) if self._is_sqlite else now
+        """Now, as the backend stores it: on SQLite piccolo's text form of a UTC time
+        (`2026-12-03 15:09:14.858123+00:00`), made here once per request rather than
+        by the driver per row, from a date-and-second part kept for the second."""
+        if not self._is_sqlite:
+            return datetime.now(UTC)
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = str(datetime.fromtimestamp(second, UTC))[:19]
+        return f"{self._second_text}.{int((now - second) * 1e6):06d}+00:00"
 
     async def record(
         self,

@@ -1,10 +1,13 @@
-"""Merchants in the database: creation with an API key, lookup by key, settings.
+"""Merchants in the database: creation with an API key, key rotation, settings.
 
-Decide is on the hot path, so the API-key -> merchant mapping (immutable: keys
-are never rotated in place) is cached for the life of the process, and
-settings for `settings_cache_seconds`. The worker that writes settings forgets
-its cached copy at once; other workers see the change within that window
-(plus one read, done in the background).
+Decide is on the hot path, so the API-key -> merchant mapping is cached (by
+the key's hash) until the key is rotated, and settings for
+`settings_cache_seconds`. A write forgets this worker's copy at once and then
+awaits `broadcast(kind, merchant_id)`: with Redis, `server.cache_sync` has
+every other worker forget its copy and confirm before the write is answered
+(docs/operations.md). Without that, other processes see a settings change
+within the window (plus one read, done in the background); `caching = False`
+makes every lookup read the database (several workers and no Redis).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -26,6 +29,15 @@ log = logging.getLogger(__name__)
 
 _settings_decoder = msgspec.json.Decoder(Settings)
 _MAX_CACHED = 100_000
+
+# What a write tells the other workers to forget: a merchant's settings, or its keys.
+SETTINGS = "settings"
+KEYS = "keys"
+Broadcast = Callable[[str, str], Awaitable[None]]
+
+
+async def _nobody(kind: str, merchant_id: str) -> None:
+    """No other worker to tell (a single process, or no Redis)."""
 
 
 def _decode_settings(raw: str | bytes | None) -> Settings:
@@ -45,11 +57,16 @@ class MerchantStore:
         *,
         settings_cache_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        broadcast: Broadcast = _nobody,
     ) -> None:
         self._table = tables.merchant
         self._ttl = settings_cache_seconds
         self._clock = clock
-        self._key_cache: dict[str, str] = {}
+        self.broadcast = broadcast
+        # False: read every lookup from the database (the caches cannot be kept exact).
+        self.caching = True
+        self._key_cache: dict[str, str] = {}  # sha256 of a key -> its merchant
+        self._keys_of: dict[str, set[str]] = {}  # merchant -> hashes cached for it
         self._settings_cache: dict[str, tuple[float, Settings | None]] = {}
         self._loading: dict[str, asyncio.Future[Settings | None]] = {}
         self._generation = 0  # bumped on every write, so a slow read never caches stale data
@@ -73,14 +90,31 @@ class MerchantStore:
             if await table.exists().where(table.merchant_id == merchant_id).run():
                 raise Conflict(f"merchant {merchant_id!r} already exists") from exc
             raise
-        self._forget(merchant_id)
+        self.forget(merchant_id)
+        await self.broadcast(SETTINGS, merchant_id)  # another worker may have cached "unknown"
+        return key
+
+    async def rotate_key(self, merchant_id: str) -> str:
+        """Give the merchant a new API key; the old one stops working on every worker
+        before this returns. Returns the new key (the only time it exists in clear)."""
+        table = self._table
+        if not await table.exists().where(table.merchant_id == merchant_id).run():
+            raise NotFound(f"merchant {merchant_id!r} not found")
+        key = auth.new_api_key()
+        await (
+            table.update({table.api_key_hash: auth.hash_api_key(key)})
+            .where(table.merchant_id == merchant_id)
+            .run()
+        )
+        self.forget_keys(merchant_id)
+        await self.broadcast(KEYS, merchant_id)
         return key
 
     async def merchant_for_key(self, key: str) -> str | None:
         """The merchant whose API key this is, or None."""
         digest = auth.hash_api_key(key)
         cached = self._key_cache.get(digest)
-        if cached is not None:
+        if cached is not None and self.caching:
             return cached
         table = self._table
         rows = await table.select(table.merchant_id).where(table.api_key_hash == digest).run()
@@ -89,8 +123,15 @@ class MerchantStore:
         merchant_id: str = rows[0]["merchant_id"]
         if len(self._key_cache) >= _MAX_CACHED:
             self._key_cache.clear()
+            self._keys_of.clear()
         self._key_cache[digest] = merchant_id
+        self._keys_of.setdefault(merchant_id, set()).add(digest)
         return merchant_id
+
+    def forget_keys(self, merchant_id: str) -> None:
+        """Drop the cached keys of a merchant (its key was rotated)."""
+        for digest in self._keys_of.pop(merchant_id, ()):
+            self._key_cache.pop(digest, None)
 
     async def find_settings(self, merchant_id: str) -> Settings | None:
         """The merchant's stored settings (only what it set), or None when unknown.
@@ -100,7 +141,7 @@ class MerchantStore:
         requests in flight); only a merchant not cached at all waits for the
         read, and concurrent misses share that one read.
         """
-        cached = self._settings_cache.get(merchant_id) if self._ttl > 0 else None
+        cached = self._settings_cache.get(merchant_id) if self._ttl > 0 and self.caching else None
         if cached is not None:
             if cached[0] <= self._clock():
                 self._start_loading(merchant_id)
@@ -134,9 +175,10 @@ class MerchantStore:
         return settings
 
     async def put_settings(self, merchant_id: str, settings: Settings) -> Settings:
-        """Replace the merchant's settings with exactly the fields given."""
+        """Replace the merchant's settings with exactly the fields given; every worker
+        uses them before this returns."""
         table = self._table
-        self._forget(merchant_id)
+        self.forget(merchant_id)
         if not await table.exists().where(table.merchant_id == merchant_id).run():
             raise NotFound(f"merchant {merchant_id!r} not found")
         await (
@@ -144,7 +186,8 @@ class MerchantStore:
             .where(table.merchant_id == merchant_id)
             .run()
         )
-        self._forget(merchant_id)
+        self.forget(merchant_id)
+        await self.broadcast(SETTINGS, merchant_id)
         return settings
 
     def _done_loading(self, merchant_id: str, done: asyncio.Future[Settings | None]) -> None:
@@ -155,10 +198,19 @@ class MerchantStore:
                 "reading settings of %r failed: %s", merchant_id, type(done.exception()).__name__
             )
 
-    def _forget(self, merchant_id: str) -> None:
+    def forget(self, merchant_id: str) -> None:
+        """Drop the cached settings of a merchant; a read in flight will not cache them."""
         self._generation += 1
         self._settings_cache.pop(merchant_id, None)
         self._loading.pop(merchant_id, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached setting and key (invalidations may have been missed)."""
+        self._generation += 1
+        self._settings_cache.clear()
+        self._loading.clear()
+        self._key_cache.clear()
+        self._keys_of.clear()
 
     async def exists(self, merchant_id: str) -> bool:
         """Whether the merchant exists (read through the settings cache)."""

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get
 
 from server.api.controllers.common import services
 from server.api.types import Health, Readiness
-from server.metrics import CONTENT_TYPE
+from server.metrics import MEDIA_TYPE
 
 
 class HealthController(Controller):
@@ -29,7 +29,7 @@ class HealthController(Controller):
             status_code=200 if ok else 503,
         )
 
-    @get("/metrics", media_type=CONTENT_TYPE)
+    @get("/metrics", media_type=MEDIA_TYPE)
     async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Prometheus text format."""
-        return Response(await services(request).metrics_text(), media_type=CONTENT_TYPE)
+        return Response(await services(request).metrics_text(), media_type=MEDIA_TYPE)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.params import JSONBody
 
 from engine.types import Settings
 from server.api.controllers.common import BEARER, MerchantId, problem_responses, services
-from server.api.types import CreateMerchant, EffectiveSettings, MerchantCreated
+from server.api.types import CreateMerchant, EffectiveSettings, MerchantCreated, MerchantKey
 from server.merchant_settings import check_channels, replace_settings
 
 
@@ -56,3 +57,19 @@ class MerchantController(Controller):
         svc = services(request)
         await svc.authorize(request, merchant_id)
         return EffectiveSettings.of(await replace_settings(svc.merchants, merchant_id, data))
+
+    @post(
+        "/{merchant_id:str}/api-key",
+        status_code=200,
+        response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
+        responses=problem_responses(400, 401, 403, 404, 422, 503),
+    )
+    async def rotate_api_key(
+        self, request: Request[Any, Any, Any], merchant_id: MerchantId
+    ) -> MerchantKey:
+        """A new API key for the merchant, shown in this answer only; the old key stops
+        working on every worker before this answers. The admin or the merchant itself."""
+        svc = services(request)
+        await svc.authorize(request, merchant_id)
+        key = await svc.merchants.rotate_key(merchant_id)
+        return MerchantKey(merchant_id=merchant_id, api_key=key)
