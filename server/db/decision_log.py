@@ -197,6 +197,16 @@ async def iter_logged(
         last_id = rows[-1]["id"]
 
 
+def _wal(connection: sqlite3.Connection) -> None:
+    """Put the database in WAL mode; a database locked by another process stays as it is
+    for now (the mode is the database's: whoever sets it first sets it for all)."""
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            raise
+
+
 class _SQLiteWriter:
     """Writes on the event-loop thread; waits for another process's lock on a worker thread."""
 
@@ -211,7 +221,7 @@ class _SQLiteWriter:
         connection = sqlite3.connect(
             self._path, isolation_level=None, check_same_thread=False, timeout=timeout
         )
-        connection.execute("PRAGMA journal_mode=WAL")
+        _wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
         if timeout == 0:  # the loop's commits never checkpoint (a checkpoint fsyncs)
             connection.execute("PRAGMA wal_autocheckpoint=0")
@@ -228,12 +238,12 @@ class _SQLiteWriter:
         connection.execute("COMMIT")
 
     async def write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if self._now is None:
-            self._now = self._connect(timeout=0)
         try:
+            if self._now is None:
+                self._now = self._connect(timeout=0)
             self._transaction(self._now, sql, rows)
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
                 raise
             await asyncio.get_running_loop().run_in_executor(
                 self.executor, self._write_waiting, sql, rows
@@ -252,6 +262,7 @@ class _SQLiteWriter:
         try:
             if self._waiting is None:
                 self._waiting = self._connect(timeout=30)
+            _wal(self._waiting)  # if another process's lock kept it from being set so far
             self._waiting.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:  # the next one will do it
             log.warning("decision log checkpoint failed: %s", type(exc).__name__)
