@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/review.py
+	$(BIN)/python bench/log.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
