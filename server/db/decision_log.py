@@ -33,6 +33,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -217,30 +218,40 @@ class _SQLiteWriter:
         self._waiting: sqlite3.Connection | None = None  # worker thread: waits up to 30 s
         self._since_checkpoint = 0
 
-    def _connect(self, timeout: float) -> sqlite3.Connection:
+    def _connect(self, *, for_loop: bool = False) -> sqlite3.Connection:
+        """A connection in WAL mode (waiting up to 30 s for another process's lock to set it).
+
+        The loop's connection then never waits (busy_timeout 0) and never
+        checkpoints (a checkpoint fsyncs): it is opened on the worker thread.
+        """
         connection = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, timeout=timeout
+            self._path, isolation_level=None, check_same_thread=False, timeout=30
         )
         _wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
-        if timeout == 0:  # the loop's commits never checkpoint (a checkpoint fsyncs)
+        if for_loop:
             connection.execute("PRAGMA wal_autocheckpoint=0")
+            connection.execute("PRAGMA busy_timeout=0")
         return connection
 
     @staticmethod
     def _transaction(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction; on any failure, rolled back so that no lock is kept."""
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.executemany(sql, rows)
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
     async def write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self._now is None:
+            self._now = await asyncio.get_running_loop().run_in_executor(
+                self.executor, partial(self._connect, for_loop=True)
+            )
         try:
-            if self._now is None:
-                self._now = self._connect(timeout=0)
             self._transaction(self._now, sql, rows)
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
@@ -255,13 +266,13 @@ class _SQLiteWriter:
 
     def _write_waiting(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if self._waiting is None:
-            self._waiting = self._connect(timeout=30)
+            self._waiting = self._connect()
         self._transaction(self._waiting, sql, rows)
 
     def _checkpoint(self) -> None:
         try:
             if self._waiting is None:
-                self._waiting = self._connect(timeout=30)
+                self._waiting = self._connect()
             _wal(self._waiting)  # if another process's lock kept it from being set so far
             self._waiting.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:  # the next one will do it
