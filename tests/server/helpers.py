@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,16 @@ from litestar import Litestar
 from server.config import ServiceConfig
 from server.processes.redis_private import free_port
 from server.processes.uvicorn_thread import UvicornThread
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child process and wait for it (killed after 15 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def live_server(app: Litestar) -> UvicornThread:

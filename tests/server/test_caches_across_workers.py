@@ -21,7 +21,7 @@ import pytest
 
 from server.config import REPO_POLICY_DIR
 from server.processes.redis_private import free_port
-from tests.server.helpers import Api, decide_body
+from tests.server.helpers import Api, decide_body, stop_process
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -52,12 +52,7 @@ class Worker:
         raise RuntimeError("worker not ready in time")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import httpx
 
 from server.config import REPO_POLICY_DIR
 from server.processes.redis_private import free_port
-from tests.server.helpers import Api
+from tests.server.helpers import Api, stop_process
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -108,9 +108,4 @@ def test_serve_with_two_workers_adds_up_every_workers_counts(tmp_path: Path) -> 
         assert len(set(seen)) == 1 and seen[0] >= health_calls - 1, seen
         assert re.search(r"channel_router_http_requests_total\{[^}]*/metrics", text)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
