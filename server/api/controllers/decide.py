@@ -17,6 +17,7 @@ from litestar import Controller, Request, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery
 from litestar.types import ASGIApp
+from msgspec.structs import replace
 
 from engine.types import DecideRequest, Decision, DecisionError, Settings
 from server.api.body import JsonAnswer, decode_body, documented
@@ -109,7 +110,7 @@ class DecideController(Controller):
                 await asyncio.sleep(0)  # let other requests in between chunks of a large batch
             merchant_settings = settings[item.merchant_id]
             try:
-                decision = decide(item, merchant_settings, trace=trace, parameters=parameters)
+                decision = decide(item, merchant_settings, trace=trace)
             except DecisionError as exc:
                 raise InvalidInput(str(exc), f"items[{index}].{exc.field}") from exc
             decisions.append(decision)
@@ -118,4 +119,6 @@ class DecideController(Controller):
         svc.metrics.count_decisions(decisions)
         if engine.shadowing:
             await svc.shadow.observe(engine, data.items, decisions, settings)
+        if not parameters:  # each decision's parameters are a dict shared per merchant
+            decisions = [replace(d, parameters={}) for d in decisions]
         return JsonAnswer(_encode(DecisionBatch(decisions=decisions)))
