@@ -34,7 +34,7 @@ ParamValue = Union[bool, int, float, str, list[str]]  # noqa: UP007
 ParamSource = Literal["policy", "merchant_file", "settings", "request"]
 
 
-class Product(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class Product(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     product_id: ShortStr
     stock_quantity: NonNegInt
     days_since_last_sale: NonNegInt
@@ -47,7 +47,7 @@ class Product(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defa
         _check_price(self.current_price, "current_price")
 
 
-class Proposal(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class Proposal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     proposed_price: Decimal
     duration_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 366)] = 168
 
@@ -76,9 +76,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_def
         }
 
 
-class DecideRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """A request to decide; encoded (the decision log) without the defaults it left out."""
-
+class DecideRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     merchant_id: Identifier
     product: Product
     proposal: Proposal

@@ -16,7 +16,7 @@ arrived while the previous transaction ran form the next one.
 
 Row format (bytes per decision: bench/log.py). Queryable columns, as before:
 decision_id, merchant_id, policy_name, policy_version, policy_sha256, rule_id,
-created_at. `facts` holds the request exactly as decided (defaults left out),
+created_at. `facts` holds the request exactly as decided,
 `decision` the outcome in a few keys ({"s": store units, "c": [[channel,
 units], ...], "p": external priority, "m": the merchant's settings}); the trace
 and the effective parameters are not stored: the policy (by sha256), the
