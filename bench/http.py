@@ -10,7 +10,13 @@ Prints requests per second and p50/p99 latency of GET /health and POST
 /v1/decide, their ratio, and the server time (Server-Timing) of one
 10,000-item /v1/decide/batch.
 
+`--server` runs the same app under another ASGI server instead of
+`channel-router serve` (uvicorn with our slow-client deadlines), to compare:
+plain `uvicorn`, `granian` or `hypercorn` (the last two: `pip install granian
+hypercorn` first; they are not dependencies of the service).
+
     .venv/bin/python bench/http.py [--connections 32] [--seconds 5] [--workers 1]
+                                   [--server channel-router|uvicorn|granian|hypercorn]
 """
 
 from __future__ import annotations
@@ -142,7 +148,7 @@ async def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("channel-router serve exited during start-up")
+            raise SystemExit("the server exited during start-up")
         try:
             status, _, _ = await call(port, request_bytes("GET", "/health", None))
             if status == 200:
@@ -150,7 +156,7 @@ async def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
         except OSError:
             pass
         await asyncio.sleep(0.1)
-    raise SystemExit("channel-router serve did not answer /health in time")
+    raise SystemExit("the server did not answer /health in time")
 
 
 async def bench(
@@ -202,7 +208,7 @@ async def bench(
         batch_server.append(server_timing_ms(headers))
 
     print(
-        f"channel-router serve --workers {args.workers}; {args.connections} connections, "
+        f"{args.server} --workers {args.workers}; {args.connections} connections, "
         f"{args.seconds:g} s per endpoint after {args.warmup:g} s warm-up, closed loop"
     )
     print(f"{'endpoint':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
@@ -220,6 +226,27 @@ async def bench(
     return 0 if not any(r.errors for r in results) else 1
 
 
+SERVERS = ("channel-router", "uvicorn", "granian", "hypercorn")
+
+
+def server_command(server: str, port: int, workers: int) -> list[str]:
+    """The command line that serves the app factory with `server` on `port`."""
+    if server == "channel-router":
+        return [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                "--workers", str(workers)]  # fmt: skip
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
+                "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                "--no-access-log"]  # fmt: skip
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+                "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                "--no-access-log", "server.app:create_app"]  # fmt: skip
+    return [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--worker-class", "uvloop", "--log-level", "warning",
+            "server.app:create_app()"]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=32)
@@ -227,7 +254,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-runs", type=int, default=3)
+    parser.add_argument("--server", choices=SERVERS, default="channel-router")
     args = parser.parse_args()
+    if args.server in ("granian", "hypercorn") and not _installed(args.server):
+        raise SystemExit(f"--server {args.server}: pip install {args.server} first")
 
     port = free_port()
     admin = secrets.token_urlsafe(24)
@@ -239,8 +269,7 @@ def main() -> int:
             "CHANNEL_ROUTER_POLICY_DIR": str(REPO / "policies"),
             "CHANNEL_ROUTER_LOG_LEVEL": "warning",
         }
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
-                   "--workers", str(args.workers)]  # fmt: skip
+        command = server_command(args.server, port, args.workers)
         process = subprocess.Popen(command, env=env, cwd=tmp)
         try:
             return asyncio.run(bench(args, port, process, admin))
@@ -251,6 +280,12 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 if __name__ == "__main__":
