@@ -49,5 +49,5 @@ bench: install
 
 ## Remove local state (the data directory, via `channel-router reset`) and everything installed.
 clean:
-	if [ -x $(BIN)/channel-router ]; then $(BIN)/channel-router reset --yes; else rm -rf var; fi
+	if $(BIN)/channel-router --help >/dev/null 2>&1; then $(BIN)/channel-router reset --yes; else rm -rf var; fi
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

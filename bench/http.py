@@ -84,6 +84,30 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, st
     return status, headers, body
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and all its descendants (Linux /proc), in seconds.
+
+    Server CPU per request holds much better than requests per second on a machine
+    shared with other work, and it counts every worker process of the server.
+    """
+    stats: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
+
+
 @dataclass
 class Result:
     name: str
@@ -91,6 +115,11 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = 0.0  # seconds of server CPU over the measured window
+
+    @property
+    def cpu_us(self) -> float:
+        return self.server_cpu / max(1, self.requests) * 1e6
 
     @property
     def rps(self) -> float:
@@ -102,13 +131,28 @@ class Result:
 
 
 async def closed_loop(
-    name: str, port: int, payload: bytes, connections: int, seconds: float, warmup: float
+    name: str,
+    port: int,
+    payload: bytes,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    server_pid: int | None = None,
 ) -> Result:
     """C connections each send the next request when the previous answer is in."""
     latencies: list[float] = []
     counts = {"ok": 0, "errors": 0}
     start_at = time.perf_counter() + warmup
     stop_at = start_at + seconds
+    cpu: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        if server_pid is None:
+            return
+        await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+        cpu["start"] = tree_cpu_seconds(server_pid)
+        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+        cpu["stop"] = tree_cpu_seconds(server_pid)
 
     async def one() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -126,8 +170,9 @@ async def closed_loop(
         finally:
             writer.close()
 
-    await asyncio.gather(*(one() for _ in range(connections)))
-    return Result(name, counts["ok"] + counts["errors"], counts["errors"], seconds, latencies)
+    await asyncio.gather(sample_cpu(), *(one() for _ in range(connections)))
+    used = cpu.get("stop", 0.0) - cpu.get("start", 0.0)
+    return Result(name, counts["ok"] + counts["errors"], counts["errors"], seconds, latencies, used)
 
 
 async def call(port: int, payload: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -186,7 +231,9 @@ async def bench(
     try:
         for name, payload in (("GET /health", health), ("POST /v1/decide", decide)):
             results.append(
-                await closed_loop(name, port, payload, args.connections, args.seconds, args.warmup)
+                await closed_loop(
+                    name, port, payload, args.connections, args.seconds, args.warmup, process.pid
+                )
             )
     finally:
         gc.enable()
@@ -211,9 +258,15 @@ async def bench(
         f"{args.server} --workers {args.workers}; {args.connections} connections, "
         f"{args.seconds:g} s per endpoint after {args.warmup:g} s warm-up, closed loop"
     )
-    print(f"{'endpoint':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(
+        f"{'endpoint':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        f"{'server CPU µs/req':>19}"
+    )
     for r in results:
-        print(f"{r.name:<18}{r.rps:>10.0f}{r.pct(0.50):>10.2f}{r.pct(0.99):>10.2f}{r.errors:>8}")
+        print(
+            f"{r.name:<18}{r.rps:>10.0f}{r.pct(0.50):>10.2f}{r.pct(0.99):>10.2f}{r.errors:>8}"
+            f"{r.cpu_us:>19.0f}"
+        )
     health_r, decide_r = results
     ratio = decide_r.rps / health_r.rps
     print(f"decide/health throughput ratio: {ratio:.2f} (aim >= 0.70)")

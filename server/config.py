@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -123,6 +124,15 @@ class ServiceConfig:
             env=source,
             freeze_gc=True,
         )
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -77,7 +77,7 @@ def run_reset(args: argparse.Namespace) -> int:
 def _forget_credentials(config: Any, *, yes: bool) -> int:
     import asyncio
 
-    from server.cli.up import redact
+    from server.config import redact_url as redact
     from server.db.connection import make_engine, migrate
     from server.db.service_state import forget_credentials
     from server.db.tables import build_tables

@@ -13,14 +13,17 @@ finds what the first left (docs/operations.md, "channel-router up").
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from server.config import redact_url as redact
 
 # The variables that point the connectors at the sandbox, and the path each gets after its
 # base URL. When any is set, real (or other) marketplaces are configured and no sandbox runs.
@@ -87,22 +90,13 @@ def busy_port_message(host: str, port: int, exc: OSError) -> str:
     """What to tell a person whose port is taken (or not theirs to take)."""
     reason = exc.strerror or str(exc)
     hint = ""
-    if exc.errno in (98, 48):  # EADDRINUSE on Linux, macOS
+    if exc.errno == errno.EADDRINUSE:
         hint = " (is another `channel-router up` running?)"
     return (
         f"channel-router up: cannot listen on {host}:{port}: {reason}{hint}. "
         f"Stop what uses it, or choose another port: `channel-router up --port 8080` "
         f'(or `make up ARGS="--port 8080"`).'
     )
-
-
-def redact(url: str) -> str:
-    """`url` without its password, for printing."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def url_host(host: str) -> str:
@@ -114,7 +108,7 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def http_probe(url: str) -> Any:
+def http_probe(url: str) -> Callable[[], bool]:
     """A probe answering True when GET `url` gives 200."""
     import httpx
 
@@ -210,7 +204,7 @@ def _run(
         print(row("console", f"{pieces.api_url}/console (log in with a key)"))
         print(row("data", f"{state.root}  (`channel-router reset` removes it)"))
         print(row("database", redact(config.database_url)))
-        print(row("policies", str(config.policy_dir)))
+        print(row("policies", str(config.policy_dir.resolve())))
         for line in notes + pieces.summary():
             print(line)
         print("Ctrl-C stops everything", flush=True)

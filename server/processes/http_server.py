@@ -81,7 +81,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
-        self._arm(self._body_timeout, "body")
+        if not (self.parser.should_upgrade() and self._should_upgrade()):
+            self._arm(self._body_timeout, "body")  # (an upgraded connection is not ours)
 
     def on_message_complete(self) -> None:
         self._disarm()

@@ -130,3 +130,10 @@ def test_http_timeouts_have_defaults_and_can_be_set() -> None:
         }
     )
     assert configured == HttpServerConfig(2.5, 60.0, 75.0, "10.0.0.5")
+
+
+def test_printed_database_urls_carry_no_password() -> None:
+    from server.config import redact_url
+
+    assert redact_url("postgresql://app:s3cret@db:5432/cr") == "postgresql://app:***@db:5432/cr"
+    assert redact_url("sqlite:////srv/x.db") == "sqlite:////srv/x.db"
