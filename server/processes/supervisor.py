@@ -147,6 +147,7 @@ class _Entry:
     failures: int = 0
     down_reported: bool = False
     probed_at: float = float("-inf")
+    spawn_error: str = ""
 
 
 class Supervisor:
@@ -205,6 +206,9 @@ class Supervisor:
     def _wait_until_up(self, entry: _Entry, poll_seconds: float) -> None:
         deadline = self._clock() + entry.start_timeout
         while not self.stop_requested.is_set():
+            if entry.spawn_error:
+                entry.state = "given-up"
+                raise StartFailed(f"{entry.child.name} could not be started: {entry.spawn_error}")
             code = entry.child.returncode()
             if code is not None:
                 entry.state = "given-up"
@@ -231,9 +235,11 @@ class Supervisor:
         try:
             entry.child.spawn()
         except Exception as exc:  # e.g. a missing binary: treated like an exit
+            entry.spawn_error = str(exc) or type(exc).__name__
             entry.state = "waiting"
-            self._schedule_restart(entry, f"could not be started ({exc})")
+            self._schedule_restart(entry, f"could not be started ({entry.spawn_error})")
             return
+        entry.spawn_error = ""
         entry.state = "starting"
 
     def _mark_running(self, entry: _Entry) -> None:

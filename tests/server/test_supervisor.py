@@ -174,6 +174,19 @@ def test_a_required_child_that_dies_at_start_fails_the_start(clock: Clock) -> No
         supervisor.start()
 
 
+def test_a_required_child_that_cannot_be_spawned_fails_the_start_at_once(clock: Clock) -> None:
+    supervisor, _, events = make(clock)
+    redis = FakeChild("redis", events)
+
+    def missing() -> None:
+        raise FileNotFoundError("redis-server not found")
+
+    redis.spawn = missing  # type: ignore[method-assign]
+    supervisor.add(redis, tier=0)
+    with pytest.raises(StartFailed, match="redis could not be started: redis-server not found"):
+        supervisor.start()
+
+
 def test_a_required_child_that_never_answers_fails_the_start_in_time(clock: Clock) -> None:
     supervisor, _, events = make(clock)
     api = FakeChild("api", events, answers=False)
