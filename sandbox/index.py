@@ -24,6 +24,7 @@ TITLES = {
     "lwa": "Login with Amazon (Amazon's OAuth tokens)",
     "ebay": "eBay Sell APIs: OAuth, Inventory, Account, Fulfillment",
     "amazon": "Amazon Selling Partner API: Listings Items 2021-08-01, Orders v0",
+    "consent": "Consent pages of the marketplaces (OAuth authorization-code flows)",
     "control": "Control and inspection of the sandbox (not part of any real API)",
 }
 
@@ -33,7 +34,9 @@ def _endpoints(app: Any) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = {name: [] for name in TITLES}
     for route in app.routes:
         path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
-        group = api_for_path(path) or ("control" if path.startswith("/_sandbox") else None)
+        group = api_for_path(path) or (
+            "control" if path.startswith("/_sandbox") else "consent" if path != "/" else None
+        )
         if group is None:
             continue
         methods: set[str] = set()

@@ -39,7 +39,8 @@ def test_index_as_json_for_programs(sandbox: Sandbox) -> None:
         sandbox.base_url + "/", headers={"Accept": "application/json"}, timeout=10
     ).json()
     apis = {api["api"]: api for api in answer["apis"]}
-    assert set(apis) == {"shopify", "lwa", "ebay", "amazon", "control"}
+    assert set(apis) == {"shopify", "lwa", "ebay", "amazon", "consent", "control"}
+    assert {e["path"] for e in apis["consent"]["endpoints"]} >= {"/oauth2/authorize"}
     listings = next(
         e for e in apis["amazon"]["endpoints"] if e["path"].startswith("/listings/2021-08-01")
     )
