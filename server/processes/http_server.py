@@ -135,13 +135,15 @@ def serve_http(
     workers: int = 1,
     limits: HttpServerConfig | None = None,
     log_level: str = "info",
+    log_config: dict[str, Any] | None = None,
     factory: bool = False,
 ) -> bool:
     """Serve `app` until a signal stops it; False when it failed to start.
 
     `app` is an ASGI app or, for `workers > 1`, an import string. `sock`, when
     given, is a listening socket to serve on (`up` binds it before anything
-    else, so a busy port is the first thing it reports).
+    else, so a busy port is the first thing it reports). `log_config`: uvicorn's
+    logging dict (default: uvicorn's own).
     """
     config = GuardedConfig(
         app,
@@ -152,6 +154,7 @@ def serve_http(
         log_level=log_level,
         access_log=False,
         factory=factory,
+        **({"log_config": log_config} if log_config is not None else {}),
     )
     server = uvicorn.Server(config)
     if workers > 1:
