@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # The suite runs on every core (pytest-xdist); `make test PYTEST_ARGS=` runs it in one process.
 PYTEST_ARGS ?= -n auto
+# Flags for `channel-router up`, e.g. `make up ARGS="--port 8080"` (see `channel-router up --help`).
+ARGS ?=
 
 .PHONY: install up test pytest lint format typecheck bench clean
 
@@ -16,9 +18,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the whole service on embedded defaults (API, private Redis, SQLite).
+## Run the whole service on embedded defaults (API, worker, private Redis, SQLite, sandbox).
 up: install
-	$(BIN)/channel-router up
+	$(BIN)/channel-router up $(ARGS)
 
 ## The whole test suite: lint, types, policy checks and pytest (what CI runs).
 test: install lint typecheck
@@ -46,5 +48,7 @@ bench: install
 	$(BIN)/python bench/review.py
 	$(BIN)/python bench/log.py
 
+## Remove local state (the data directory, via `channel-router reset`) and everything installed.
 clean:
+	if $(BIN)/channel-router --help >/dev/null 2>&1; then $(BIN)/channel-router reset --yes; else rm -rf var; fi
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,4 @@
-"""The sandbox app: Shopify, eBay and Amazon stand-ins and /_sandbox/ control on one port."""
+"""The sandbox app: Shopify, eBay and Amazon stand-ins, /_sandbox/ control and an index page (/)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from litestar import Litestar
 
 from sandbox import amazon, consent, control, ebay, shopify
 from sandbox.faults import fault_middleware
+from sandbox.index import index_route
 from sandbox.state import SandboxState
 
 
@@ -31,6 +32,7 @@ def create_app(state: SandboxState | None = None, *, validate: bool = True) -> L
             amazon.router(state),
             consent.router(state),
             control.router(state),
+            index_route(state),
         ],
         middleware=[fault_middleware(state)],
         on_startup=[warm_up],

@@ -39,11 +39,26 @@ def _summary(api_state: Any) -> Any:
     return summary() if callable(summary) else {"state": type(api_state).__name__}
 
 
+def state_summary(state: SandboxState) -> dict[str, Any]:
+    """What GET /_sandbox/state (and the index page) show."""
+    return {
+        "validate": state.validate,
+        "token_ttl_seconds": state.token_ttl_seconds,
+        "tokens_issued": len(state.tokens),
+        "faults": [_fault_json(fault) for fault in state.faults.all()],
+        "requests_seen": len(state.requests),
+        "ebay": _summary(state.ebay),
+        "amazon": _summary(state.amazon),
+        "shopify": _summary(state.shopify),
+    }
+
+
 def router(state: SandboxState) -> Router:
     """The /_sandbox/ control routes bound to `state`."""
 
     @post("/faults", status_code=201)
     async def add_fault(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """Add a fault (FaultSpec: status, 429 + Retry-After, delay or drop; per API or path)."""
         spec = await decode_control_body(request, FaultSpec)
         if isinstance(spec, Response):
             return spec
@@ -51,18 +66,22 @@ def router(state: SandboxState) -> Router:
 
     @get("/faults")
     async def list_faults() -> list[dict[str, Any]]:
+        """The installed faults."""
         return [_fault_json(fault) for fault in state.faults.all()]
 
     @delete("/faults", status_code=204)
     async def clear_faults() -> None:
+        """Remove every fault."""
         state.faults.clear()
 
     @post("/reset", status_code=204)
     async def reset() -> None:
+        """Back to an empty sandbox."""
         state.reset()
 
     @post("/token-ttl", status_code=200)
     async def token_ttl(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """Lifetime of access tokens issued from now on: {"seconds": N}."""
         body = await decode_control_body(request, TokenTtl)
         if isinstance(body, Response):
             return body
@@ -73,6 +92,7 @@ def router(state: SandboxState) -> Router:
 
     @get("/requests")
     async def requests() -> list[dict[str, Any]]:
+        """Recent requests: API, method, path, fault applied (no headers or bodies)."""
         return [
             {"api": r.api, "method": r.method, "path": r.path, "fault": r.fault, "at": r.at}
             for r in state.requests
@@ -80,16 +100,8 @@ def router(state: SandboxState) -> Router:
 
     @get("/state")
     async def summary() -> dict[str, Any]:
-        return {
-            "validate": state.validate,
-            "token_ttl_seconds": state.token_ttl_seconds,
-            "tokens_issued": len(state.tokens),
-            "faults": [_fault_json(fault) for fault in state.faults.all()],
-            "requests_seen": len(state.requests),
-            "ebay": _summary(state.ebay),
-            "amazon": _summary(state.amazon),
-            "shopify": _summary(state.shopify),
-        }
+        """Counts of what each API holds, faults, tokens."""
+        return state_summary(state)
 
     return Router(
         path="/_sandbox",

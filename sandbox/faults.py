@@ -234,9 +234,12 @@ def fault_middleware(state: SandboxState) -> Callable[[ASGIApp], ASGIApp]:
             method, path = scope["method"], scope["path"]
             spec = state.faults.take(method, path)
             api = api_for_path(path)
-            state.requests.append(
-                RequestRecord(api=api, method=method, path=path, fault=spec.kind if spec else None)
-            )
+            if path != "/":  # the index page (and `up`'s health probe of it) is no API call
+                state.requests.append(
+                    RequestRecord(
+                        api=api, method=method, path=path, fault=spec.kind if spec else None
+                    )
+                )
             if spec is None or api is None:
                 await app(scope, receive, send)
                 return

@@ -1,20 +1,79 @@
-"""Service settings read once from the environment (CONTRACT §1).
+"""Service settings read once from the environment (docs/configuration.md).
 
-A small frozen dataclass rather than a settings framework: the app factory and
-the CLI build one and pass it down, so nothing reads `os.environ` later on.
+Small frozen dataclasses rather than a settings framework: the app factory and
+the CLI build them and pass them down, so nothing reads `os.environ` later on.
+
+Local state (the SQLite database, and under `up` the admin token, the
+credentials key and the private Redis's files) lives in one data directory:
+CHANNEL_ROUTER_DATA_DIR, else the checkout's `var/` when the code runs from a
+checkout, else the user's data folder. It never depends on the working
+directory. Relative SQLite paths are resolved against it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import platformdirs
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+REPO_POLICY_DIR = CHECKOUT / "policies"
+# The documented default database. Unset or set to exactly this value, the
+# database is DATA_DIR/channel-router.sqlite3 (from a checkout: the same file,
+# var/channel-router.sqlite3 in the checkout, wherever the command runs).
 DEFAULT_DATABASE_URL = "sqlite:///var/channel-router.sqlite3"
+DATABASE_FILE = "channel-router.sqlite3"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own variable
-REPO_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
+class ConfigError(ValueError):
+    """A CHANNEL_ROUTER_* variable has a value that cannot work; the message names it."""
+
+
+def running_from_checkout(root: Path | None = None) -> bool:
+    """True when the code is imported from a source checkout (not an installed wheel)."""
+    pyproject = (root or CHECKOUT) / "pyproject.toml"
+    try:
+        return 'name = "channel-router"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def default_data_dir() -> Path:
+    """The checkout's `var/` when running from a checkout, else the user's data folder."""
+    if running_from_checkout():
+        return CHECKOUT / "var"
+    return Path(platformdirs.user_data_dir("channel-router", appauthor=False))
+
+
+def data_dir_from_env(env: Mapping[str, str]) -> Path:
+    """CHANNEL_ROUTER_DATA_DIR (made absolute once, here), else the default data directory."""
+    configured = env.get("CHANNEL_ROUTER_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return default_data_dir()
+
+
+def resolve_database_url(url: str | None, data_dir: Path) -> str:
+    """The database URL with SQLite paths made absolute against `data_dir`.
+
+    Unset, or the documented default, means DATA_DIR/channel-router.sqlite3;
+    `sqlite:///relative/path` means DATA_DIR/relative/path;
+    `sqlite:////absolute/path` and every other URL are kept as they are.
+    """
+    if not url or url == DEFAULT_DATABASE_URL:
+        return f"sqlite:///{data_dir / DATABASE_FILE}"
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
+        relative = url[len(prefix) :]
+        return f"sqlite:///{data_dir / relative}" if relative else url
+    return url
 
 
 def default_policy_dir(env: Mapping[str, str]) -> Path:
@@ -34,6 +93,7 @@ class ServiceConfig:
 
     database_url: str = DEFAULT_DATABASE_URL
     policy_dir: Path = REPO_POLICY_DIR
+    data_dir: Path = field(default_factory=default_data_dir)
     redis_url: str | None = None
     admin_token: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
@@ -60,9 +120,11 @@ class ServiceConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
         """Read the CHANNEL_ROUTER_* variables; unset ones keep their defaults."""
         source = dict(os.environ if env is None else env)
+        data_dir = data_dir_from_env(source)
         return cls(
-            database_url=source.get("CHANNEL_ROUTER_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=resolve_database_url(source.get("CHANNEL_ROUTER_DATABASE_URL"), data_dir),
             policy_dir=default_policy_dir(source),
+            data_dir=data_dir,
             redis_url=source.get("CHANNEL_ROUTER_REDIS_URL") or None,
             admin_token=source.get("CHANNEL_ROUTER_ADMIN_TOKEN") or None,
             secret_key=source.get("CHANNEL_ROUTER_SECRET_KEY") or None,
@@ -75,3 +137,61 @@ class ServiceConfig:
     def several_workers(self) -> bool:
         """Whether other worker processes serve the same deployment beside this one."""
         return self.metrics_multiprocess_dir is not None
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class HttpServerConfig:
+    """How long the HTTP server waits for a client (docs/operations.md, "Slow clients").
+
+    `header_timeout`: from a request's first byte to the end of its headers;
+    `body_timeout`: from the end of the headers to the end of the body;
+    `keep_alive`: how long a connection may sit idle before its first request
+    and between requests. A client that overruns one is disconnected (after a
+    408 when no response has begun).
+    """
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive: float = 5.0
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HttpServerConfig:
+        """Read the CHANNEL_ROUTER_HTTP_* variables; ConfigError names a bad one."""
+        source = os.environ if env is None else env
+        default = cls()
+        return cls(
+            header_timeout=_seconds(
+                source, "CHANNEL_ROUTER_HTTP_HEADER_TIMEOUT_SECONDS", default.header_timeout
+            ),
+            body_timeout=_seconds(
+                source, "CHANNEL_ROUTER_HTTP_BODY_TIMEOUT_SECONDS", default.body_timeout
+            ),
+            keep_alive=_seconds(
+                source, "CHANNEL_ROUTER_HTTP_KEEP_ALIVE_SECONDS", default.keep_alive
+            ),
+            forwarded_allow_ips=source.get("CHANNEL_ROUTER_FORWARDED_ALLOW_IPS")
+            or default.forwarded_allow_ips,
+        )

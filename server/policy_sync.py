@@ -55,11 +55,15 @@ class PolicySync:
             log.warning("policy reload not announced to other workers: %s", type(exc).__name__)
 
     async def _listen(self) -> None:
+        lost = False  # said once per outage, not at every retry
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     self._subscribed.set()
+                    if lost:
+                        lost = False
+                        log.info("policy sync has Redis again")
                     async for message in pubsub.listen():
                         if (
                             message["type"] == "message"
@@ -69,7 +73,9 @@ class PolicySync:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis went away: keep serving, try again shortly
-                log.warning("policy sync lost Redis (%s); retrying", type(exc).__name__)
+                if not lost:
+                    lost = True
+                    log.warning("policy sync lost Redis (%s); retrying", type(exc).__name__)
                 self._subscribed.set()  # start() must not wait for a Redis that is down
                 await asyncio.sleep(RETRY_SECONDS)
 

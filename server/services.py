@@ -25,6 +25,7 @@ from server.db.connection import make_engine, migrate
 from server.db.decision_log import DecisionLog
 from server.db.merchants import MerchantStore
 from server.db.secrets_box import SecretBox
+from server.db.service_state import check_credentials_key
 from server.db.shadow_log import ShadowLog
 from server.db.tables import Tables, build_tables
 from server.errors import Unavailable
@@ -73,6 +74,7 @@ class Services:
             await self._db.start_connection_pool(min_size=1, max_size=10)
         self._tables = build_tables(self._db)
         await migrate(self._db, self._tables)
+        await check_credentials_key(self._tables, self.secret_box)
         self._merchants = MerchantStore(
             self._tables, settings_cache_seconds=self.config.settings_cache_seconds
         )

@@ -2,7 +2,8 @@
 
 Each area registers its own sub-commands, so this file only composes them:
 policy tooling (`server.cli.policy`), the service processes
-(`server.cli.service`) and the marketplace sandbox (`sandbox.cli`).
+(`server.cli.service`, `server.cli.up`), local state (`server.cli.reset`) and
+the marketplace sandbox (`sandbox.cli`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 
 from sandbox import cli as sandbox_cli
 from server.cli import policy as cli_policy
+from server.cli import reset as cli_reset
 from server.cli import service as cli_service
+from server.cli import up as cli_up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_service.register(commands)
+    cli_up.register(commands)
+    cli_reset.register(commands)
     sandbox_cli.register(commands)
     cli_policy.register(commands)
     return parser

@@ -1,7 +1,8 @@
 """Merchant settings for the CLI (`policy explain`), read from the configured database.
 
 "Configured" means CHANNEL_ROUTER_DATABASE_URL is set, or the default SQLite
-file exists; otherwise there is nothing to read and the policy defaults apply.
+file (in the data directory) exists; otherwise there is nothing to read and
+the policy defaults apply.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from collections.abc import Mapping
 
 from engine.types import Settings
-from server.config import DEFAULT_DATABASE_URL
+from server.config import DEFAULT_DATABASE_URL, data_dir_from_env, resolve_database_url
 from server.db.connection import make_engine, sqlite_path
 from server.db.merchants import MerchantStore
 from server.db.tables import build_tables
@@ -22,11 +23,13 @@ class SettingsUnavailable(RuntimeError):
 
 
 def configured_url(env: Mapping[str, str]) -> str | None:
-    """CHANNEL_ROUTER_DATABASE_URL, else the default SQLite file if it exists, else None."""
-    url = env.get("CHANNEL_ROUTER_DATABASE_URL") or ""
-    if url:
-        return url
-    return DEFAULT_DATABASE_URL if sqlite_path(DEFAULT_DATABASE_URL).exists() else None
+    """CHANNEL_ROUTER_DATABASE_URL (SQLite paths resolved against the data directory), else
+    the default SQLite file in the data directory if it exists, else None."""
+    configured = env.get("CHANNEL_ROUTER_DATABASE_URL") or ""
+    url = resolve_database_url(configured, data_dir_from_env(env))
+    if configured in ("", DEFAULT_DATABASE_URL) and not sqlite_path(url).exists():
+        return None  # the default database was never made: nothing stored yet
+    return url
 
 
 def stored_settings(merchant_id: str, env: Mapping[str, str] | None = None) -> Settings | None:

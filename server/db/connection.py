@@ -1,6 +1,6 @@
 """The service database: engine from a URL, and piccolo migrations applied in order.
 
-SQLite by default (its folder is created), PostgreSQL by URL. The migration
+SQLite by default (its folder is created, the file 0600), PostgreSQL by URL. The migration
 record lives in our own table, bound to the engine being migrated, so several
 databases can be migrated from one process (the tests do).
 """
@@ -44,12 +44,25 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
+def create_private_file(path: Path) -> None:
+    """Make sure `path` exists and only its owner may read it (0600); its folder is created.
+
+    SQLite would create the file with the umask's mode (often 0644, readable by
+    every local user); its journal and WAL files copy the database file's mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+        log.info("tightened %s to mode 0600", path)
+
+
 def make_engine(url: str) -> Engine:
-    """A piccolo engine for `url`; for SQLite the file's folder is created."""
+    """A piccolo engine for `url`; for SQLite the file is created 0600 (with its folder)."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)
         return SQLiteEngine(path=str(path), log_queries=False)
     if scheme in ("postgresql", "postgres"):
         return PostgresEngine(config={"dsn": url}, log_queries=False)

@@ -14,6 +14,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _INFO = b"channel-router credentials v1"
+_FINGERPRINT_INFO = b"channel-router key fingerprint v1"
+
+
+def _derive(secret: str, info: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(
+        secret.encode()
+    )
 
 
 class SecretBoxError(Exception):
@@ -26,10 +33,9 @@ class SecretBox:
     def __init__(self, secret: str) -> None:
         if len(secret) < 16:
             raise ValueError("CHANNEL_ROUTER_SECRET_KEY must be at least 16 characters")
-        raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-            secret.encode()
-        )
-        self._fernet = Fernet(base64.urlsafe_b64encode(raw))
+        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, _INFO, 32)))
+        # Derived apart from the encryption key: storing it tells nothing about that key.
+        self.fingerprint = _derive(secret, _FINGERPRINT_INFO, 16).hex()
 
     def __repr__(self) -> str:
         return "SecretBox(<key hidden>)"

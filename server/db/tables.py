@@ -31,6 +31,7 @@ class Tables:
     console_session: Any
     console_oauth_state: Any
     shadow_divergence: Any
+    service_state: Any
 
 
 def build_tables(engine: Engine) -> Tables:
@@ -92,12 +93,18 @@ def build_tables(engine: Engine) -> Tables:
         request = JSON(default="{}")
         created_at = Timestamptz(index=True)
 
+    class ServiceState(Table, db=engine, tablename="service_state"):
+        name = Varchar(length=64, unique=True)
+        value = Text()
+        updated_at = Timestamptz()
+
     return Tables(
-        Merchant,
-        ChannelCredential,
-        DecisionLog,
-        SchemaMigration,
-        ConsoleSession,
-        ConsoleOauthState,
-        ShadowDivergence,
+        merchant=Merchant,
+        channel_credential=ChannelCredential,
+        decision_log=DecisionLog,
+        schema_migration=SchemaMigration,
+        console_session=ConsoleSession,
+        console_oauth_state=ConsoleOauthState,
+        shadow_divergence=ShadowDivergence,
+        service_state=ServiceState,
     )

