@@ -1,20 +1,22 @@
-# Every target installs what it needs first, so a fresh clone needs only Python 3.11+.
+# Every target installs what it needs first, so a fresh clone needs only Python 3.11 to 3.13.
+# Another interpreter: `make test PYTHON=python3.13` (the environment is re-created for it).
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# One stamp per Python version, so changing PYTHON re-runs the install.
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP  := $(VENV)/.installed-python$(PYTHON_VERSION)
 # The suite runs on every core (pytest-xdist); `make test PYTEST_ARGS=` runs it in one process.
 PYTEST_ARGS ?= -n auto
 # Flags for `channel-router up`, e.g. `make up ARGS="--port 8080"` (see `channel-router up --help`).
 ARGS ?=
 
-.PHONY: install up test pytest lint format typecheck bench clean
+.PHONY: install up test test-engine pytest lint format typecheck bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+$(STAMP): pyproject.toml tools/install.py tools/durable_rules_wheel.py
+	@$(PYTHON) tools/check_python.py
+	@$(PYTHON) tools/install.py --venv $(VENV) --extras dev
+	@touch $(STAMP)
 
 install: $(STAMP)
 
@@ -27,6 +29,12 @@ test: install lint typecheck
 	$(BIN)/channel-router policy validate policies
 	$(BIN)/channel-router policy test policies
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The policy checks and the engine's tests only (CI also runs these on Python 3.13).
+test-engine: install
+	$(BIN)/channel-router policy validate policies
+	$(BIN)/channel-router policy test policies
+	$(BIN)/pytest $(PYTEST_ARGS) tests/engine tests/tools
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)

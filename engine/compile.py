@@ -35,9 +35,19 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import durable_rules_engine
 import msgspec
-from durable import lang
+
+try:
+    import durable_rules_engine
+    from durable import lang
+except ImportError as exc:  # an unpatched build on Python 3.13+: say how to get a working one
+    if "PyEval_CallObject" not in str(exc):
+        raise
+    raise ImportError(
+        f"{exc}\ndurable-rules 2.0.28 was built from its unpatched source, which this Python "
+        "cannot load; `make install` (or `python tools/durable_rules_wheel.py --install`) "
+        "installs the patched build (docs/configuration.md, Installing)"
+    ) from exc
 
 from engine.conditions import FLIP, Check, compile_condition
 from engine.model import (

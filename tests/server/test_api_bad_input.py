@@ -97,7 +97,11 @@ CASES: list[tuple[str, str, bytes, int, str | None]] = [
     (
         "deep nesting in field",
         "/v1/decide",
-        _json(decide_body())[:-1] + b', "overrides": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+        _json(decide_body())[:-1]
+        + b', "overrides": {"a": '
+        + b"[" * 10_000
+        + b"]" * 10_000
+        + b"}}",
         400,
         None,
     ),
