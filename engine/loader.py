@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +51,8 @@ from engine.yamlmarks import Marked, YamlError, load_marked
 from engine.yamlmarks import Path as NodePath
 
 YAML_SUFFIXES = (".yaml", ".yml")
+MERCHANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MERCHANT_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-'"
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 ORDERING_OPS = ("lt", "le", "gt", "ge")
 
@@ -164,9 +167,12 @@ class _SetBuilder:
             if policy is None or policy.rules[-1].when is not None:
                 self.broken.add(doc.data["policy"])
         elif kind == "merchant-override":
-            data = doc.data
+            # The file name names the merchant; merchant_id, when given, must agree with it.
+            data = {"merchant_id": file.stem, **doc.data}
             if data["merchant_id"] != file.stem:
                 ctx.problem(("merchant_id",), f"merchant_id must match the file name {file.stem!r}")
+            elif not MERCHANT_ID.fullmatch(file.stem):
+                ctx.problem((), f"file name {file.stem!r} is not a merchant id ({MERCHANT_ID_RULE})")
             at = {p: doc.key_where(("params", p)) for p in data.get("params", {})}
             at["policy_version"] = doc.key_where(("policy_version",))
             override = msgspec.convert({**data, "file": name}, MerchantOverride)

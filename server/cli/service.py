@@ -12,6 +12,7 @@ import socket
 import sys
 from typing import Any
 
+from server.cli import policy_check
 from server.config import ServiceConfig
 
 
@@ -23,6 +24,7 @@ def register(commands: Any) -> None:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     # `up` binds the port itself (to report a busy port first) and hands the socket over.
     serve.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    policy_check.add_flag(serve)
     serve.set_defaults(handler=run_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
@@ -72,7 +74,10 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"channel-router serve: {exc}", file=sys.stderr)
         return 2
-    _, problem = prepare_database(ServiceConfig.from_env())
+    config = ServiceConfig.from_env()
+    if not policy_check.policies_usable("serve", config.policy_dir, args):
+        return 1
+    _, problem = prepare_database(config)
     if problem is not None:
         print(f"channel-router serve: {problem}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from server.cli import policy_check
 from server.config import redact_url as redact
 
 # The variables that point the connectors at the sandbox, and the path each gets after its
@@ -68,6 +69,7 @@ def register(commands: Any) -> None:
         help="where local state is kept (default: CHANNEL_ROUTER_DATA_DIR, "
         "else the checkout's var/)",
     )
+    policy_check.add_flag(up)
     up.set_defaults(handler=run_up)
 
 
@@ -132,7 +134,7 @@ def say(message: str) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     """`channel-router up`: bind the port first, then start, supervise and stop everything."""
-    from server.config import ConfigError, HttpServerConfig, data_dir_from_env
+    from server.config import ConfigError, HttpServerConfig, ServiceConfig, data_dir_from_env
 
     env = dict(os.environ)
     if args.data_dir is not None:
@@ -148,6 +150,9 @@ def run_up(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(busy_port_message(args.host, args.port, exc), file=sys.stderr)
         return 2
+    if not policy_check.policies_usable("up", ServiceConfig.from_env(env).policy_dir, args):
+        api_socket.close()
+        return 1
     from server.local_state import LocalState, StateInUse
 
     state = LocalState(data_dir)
@@ -291,6 +296,8 @@ class _Pieces:
             )  # fmt: skip
         fd, port = self.api_socket.fileno(), self.api_socket.getsockname()[1]
         argv = [*python, "serve", "--fd", str(fd), "--host", self.args.host, "--port", str(port)]
+        if self.args.allow_invalid_policies:
+            argv.append(policy_check.ALLOW_FLAG)
         self.api = Command(
             "API server", argv, env=env, pass_fds=[fd], probe=http_probe(self.api_url + "/health")
         )

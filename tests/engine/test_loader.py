@@ -142,6 +142,24 @@ def test_override_of_unknown_parameter_and_wrong_file_name(folder: Path) -> None
     assert any("unknown parameter 'bogus'" in p for p in found)
 
 
+def test_override_file_named_by_its_file_alone(folder: Path) -> None:
+    (folder / "merchants" / "acme.yaml").write_text("params: {moderate_external_percent: 55}\n")
+    (folder / "merchants" / "named.yaml").write_text("merchant_id: named\nparams: {}\n")
+    overrides = load_policy_dir(folder).overrides
+    assert overrides["acme"].params == {"moderate_external_percent": 55}
+    assert overrides["acme"].merchant_id == "acme"
+    assert overrides["named"].merchant_id == "named"
+
+
+def test_override_file_name_that_is_no_merchant_id(folder: Path) -> None:
+    file = folder / "merchants" / "two words.yaml"
+    file.write_text("params: {moderate_external_percent: 55}\n")
+    assert problems_of(folder) == [
+        f"{file}:1:1: file name 'two words' is not a merchant id "
+        "(1 to 64 letters, digits, '.', '_' or '-')"
+    ]
+
+
 def test_type_mismatch_in_comparison(folder: Path) -> None:
     file = folder / POLICY
     edit(file, "{fact: stock_quantity, gt: {param: dead_min_stock}}", "{fact: category, gt: 3}")
