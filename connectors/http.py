@@ -18,6 +18,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -163,6 +164,7 @@ class ApiClient:
         describe = error_message or default_error_message
         secrets = _request_secrets(headers, data)
         path = httpx.URL(url).path
+        started = time.monotonic()
         for attempt in range(1, attempts + 1):
             hint: float | None = None
             status: int | None = None
@@ -195,20 +197,24 @@ class ApiClient:
                 if 200 <= status < 300:
                     hint = is_throttled(response) if is_throttled is not None else None
                     if hint is None:
+                        _log_call(api, method, path, f"{status}", started, attempt)
                         return response
                     kind = "throttled"
                     reason = describe(response) or "throttled"
                 elif status == 401:
+                    _log_call(api, method, path, "401", started, attempt)
                     return response
                 elif status == 429 or status >= 500:
                     hint = parse_retry_after(response.headers.get("retry-after"))
                     kind = f"HTTP {status}"
                     reason = describe(response)
                 else:
+                    _log_call(api, method, path, f"{status}, not retried", started, attempt)
                     raise PermanentChannelError(
                         redact(describe(response), secrets), api=api, status=status
                     )
             if attempt == attempts or (hint is not None and hint > MAX_RETRY_AFTER_SECONDS):
+                _log_call(api, method, path, f"{kind}, giving up", started, attempt)
                 raise TransientChannelError(
                     redact(f"{reason} (after {attempt} attempt(s))", secrets),
                     api=api,
@@ -228,3 +234,20 @@ class ApiClient:
             )
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _log_call(
+    api: str, method: str, path: str, outcome: str, started: float, attempts: int
+) -> None:
+    """Our one line per marketplace call (httpx's own lines are DEBUG-only): API, method,
+    path, outcome, time over all attempts. No query, header or body: they carry secrets."""
+    log.info(
+        "%s %s %s -> %s in %.0f ms (%d attempt%s)",
+        api,
+        method,
+        path,
+        outcome,
+        (time.monotonic() - started) * 1000,
+        attempts,
+        "" if attempts == 1 else "s",
+    )

@@ -52,7 +52,7 @@ from engine.yamlmarks import Path as NodePath
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MERCHANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-MERCHANT_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-'"
+MERCHANT_RULE = "1 to 64 letters, digits, '.', '_' or '-'"
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 ORDERING_OPS = ("lt", "le", "gt", "ge")
 
@@ -172,7 +172,7 @@ class _SetBuilder:
             if data["merchant_id"] != file.stem:
                 ctx.problem(("merchant_id",), f"merchant_id must match the file name {file.stem!r}")
             elif not MERCHANT_ID.fullmatch(file.stem):
-                ctx.problem((), f"file name {file.stem!r} is not a merchant id ({MERCHANT_ID_RULE})")
+                ctx.problem((), f"file name {file.stem!r} is not a merchant id ({MERCHANT_RULE})")
             at = {p: doc.key_where(("params", p)) for p in data.get("params", {})}
             at["policy_version"] = doc.key_where(("policy_version",))
             override = msgspec.convert({**data, "file": name}, MerchantOverride)

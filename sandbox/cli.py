@@ -12,7 +12,7 @@ DEFAULT_PORT = 8100
 def register(commands: Any) -> None:
     """Add `sandbox [--host 127.0.0.1] [--port 8100]` to the `channel-router` parser."""
     parser = commands.add_parser(
-        "sandbox", help="local stand-ins of the eBay, Amazon and Shopify APIs"
+        "sandbox", help="local stand-ins of the eBay, Amazon and Shopify APIs (docs/connectors.md)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -36,7 +36,10 @@ def env_lines(base_url: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Serve the sandbox until Ctrl-C."""
     from sandbox.app import create_app
+    from server import logs
     from server.processes.http_server import serve_http
+
+    log_config = logs.configure()
 
     host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     if ":" in host:
@@ -53,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
     sock = socket.socket(fileno=args.fd) if args.fd is not None else None
     try:
         started = serve_http(
-            create_app(), host=args.host, port=args.port, sock=sock, log_level="warning"
+            create_app(),
+            host=args.host,
+            port=args.port,
+            sock=sock,
+            log_level="warning",  # uvicorn's own start and stop lines; ours keep their level
+            log_config=log_config,
         )
     except KeyboardInterrupt:
         return 0

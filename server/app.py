@@ -51,7 +51,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="channel-router",
             version="1",
-            description="Routing decisions for clearance stock (CONTRACT §4).",
+            description="Routing decisions for clearance stock (docs/api.md).",
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -62,5 +62,8 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
                 }
             ),
         ),
+        # The processes configure logging once (server.logs); Litestar adding its own
+        # handler and format would print our lines twice, in two formats.
+        logging_config=None,
         debug=False,
     )

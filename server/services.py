@@ -21,7 +21,7 @@ from engine.problems import PolicyProblems
 from server import auth
 from server.cache_sync import CacheSync, channel_for
 from server.config import ServiceConfig
-from server.db.connection import make_engine, migrate
+from server.db.connection import describe_database, make_engine, migrate
 from server.db.decision_log import DecisionLog
 from server.db.merchants import MerchantStore
 from server.db.secrets_box import SecretBox
@@ -75,6 +75,7 @@ class Services:
         self._tables = build_tables(self._db)
         await migrate(self._db, self._tables)
         await check_credentials_key(self._tables, self.secret_box)
+        log.info("database: %s", await describe_database(self._db, self._tables))
         self._merchants = MerchantStore(
             self._tables, settings_cache_seconds=self.config.settings_cache_seconds
         )

@@ -51,7 +51,13 @@ def register(commands: Any) -> None:
     explain = sub.add_parser("explain", help="show the decision and its trace for one request")
     explain.add_argument("--merchant", required=True, help="merchant id")
     explain.add_argument(
-        "--product", required=True, type=Path, help="a DecideRequest JSON file (may carry settings)"
+        "--request",
+        "--product",  # the first name of this option, kept working
+        dest="request",
+        required=True,
+        type=Path,
+        metavar="FILE.json",
+        help="a DecideRequest JSON file, which may also carry settings (--product: same)",
     )
     explain.add_argument("--policy-dir", type=Path, help="policy folder (default: policy dir)")
     explain.add_argument("--text", action="store_true", help="human-readable instead of JSON")
@@ -134,7 +140,7 @@ def _explain(args: argparse.Namespace) -> int:
     if policy_set is None:
         return 1
     try:
-        raw = msgspec.json.decode(args.product.read_bytes())
+        raw = msgspec.json.decode(args.request.read_bytes())
         if not isinstance(raw, dict):
             raise msgspec.ValidationError("expected a JSON object (a DecideRequest)")
         raw["merchant_id"] = args.merchant
@@ -147,13 +153,13 @@ def _explain(args: argparse.Namespace) -> int:
         )
         decision = Engine(policy_set).decide(request, settings)
     except OSError as exc:
-        print(f"{args.product}: {exc.strerror}", file=sys.stderr)
+        print(f"{args.request}: {exc.strerror}", file=sys.stderr)
         return 1
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        print(f"{args.product}: invalid request: {exc}", file=sys.stderr)
+        print(f"{args.request}: invalid request: {exc}", file=sys.stderr)
         return 1
     except DecisionError as exc:
-        print(f"{args.product}: {exc.field}: {exc}", file=sys.stderr)
+        print(f"{args.request}: {exc.field}: {exc}", file=sys.stderr)
         return 1
     except RuntimeError as exc:  # settings_lookup.SettingsUnavailable
         print(f"error: {exc}", file=sys.stderr)

@@ -7,11 +7,11 @@ Heavy imports (uvicorn, litestar, piccolo) happen inside the handlers so that
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 from typing import Any
 
+from server import logs
 from server.cli import policy_check
 from server.config import ServiceConfig
 
@@ -93,7 +93,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 sock=sock,
                 workers=workers,
                 limits=limits,
-                log_level=os.environ.get("CHANNEL_ROUTER_LOG_LEVEL", "info").lower(),
+                log_config=logs.configure(),
             )
     except KeyboardInterrupt:
         return 0
@@ -114,6 +114,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     """`channel-router worker`: campaign execution lands with the execute issue."""
+    logs.configure()
     print(
         "channel-router worker: campaign execution (the arq worker) is not available yet "
         "in this version",

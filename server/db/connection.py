@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import pkgutil
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,20 @@ def make_engine(url: str) -> Engine:
     if scheme in ("postgresql", "postgres"):
         return PostgresEngine(config={"dsn": url}, log_queries=False)
     raise DatabaseUrlError(f"unsupported database URL scheme {scheme!r} (sqlite or postgresql)")
+
+
+async def describe_database(engine: Engine, tables: Tables) -> str:
+    """'SQLite 3.40.1 (path)' or 'PostgreSQL 15.2 (host:port/db)' for the start-up log.
+
+    Written here because piccolo's own line reads versions as floats (3.40 -> "3.4");
+    never includes credentials.
+    """
+    if isinstance(engine, SQLiteEngine):
+        return f"SQLite {sqlite3.sqlite_version} ({engine.connection_kwargs['database']})"
+    rows = await tables.merchant.raw("SHOW server_version").run()
+    version = rows[0]["server_version"] if rows else "unknown"
+    where = urlsplit(str(getattr(engine, "config", {}).get("dsn", "")))
+    return f"PostgreSQL {version} ({where.hostname}:{where.port or 5432}{where.path})"
 
 
 def migration_modules() -> list[ModuleType]:

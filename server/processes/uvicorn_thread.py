@@ -24,12 +24,15 @@ class UvicornThread:
         limits: HttpServerConfig | None = None,
     ) -> None:
         self.url = f"http://{host}:{port}"
+        # log_config=None: the embedding process's logging set-up (server.logs) stays in force.
         config = GuardedConfig(
             app,
             limits=limits or HttpServerConfig(),
             host=host,
             port=port,
+            log_config=None,
             log_level="warning",
+            access_log=False,
             lifespan="on",
         )
         self._server = uvicorn.Server(config)

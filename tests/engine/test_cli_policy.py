@@ -53,9 +53,11 @@ def test_test_prints_expected_vs_actual_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_explain_shows_dead_stock_for_60_units_45_days() -> None:
-    result = run("explain", "--merchant", "acme", "--product", "examples/dead-stock.json")
+    result = run("explain", "--merchant", "acme", "--request", "examples/dead-stock.json")
     assert result.returncode == 0, result.stderr
     decision = json.loads(result.stdout)
+    old_name = run("explain", "--merchant", "acme", "--product", "examples/dead-stock.json")
+    assert old_name.returncode == 0 and json.loads(old_name.stdout)["rule_id"] == "dead-stock"
     assert decision["rule_id"] == "dead-stock"
     assert decision["store_units"] == 18
     assert [t["rule_id"] for t in decision["trace"]][-1] == "dead-stock"
