@@ -16,7 +16,7 @@ from server.api.controllers.decide import DecideController
 from server.api.controllers.health import HealthController
 from server.api.controllers.merchants import MerchantController
 from server.api.controllers.policies import PolicyController
-from server.api.openapi import ParamValueSchema
+from server.api.openapi import ParamValueSchema, docs_assets_router, docs_render_plugins
 from server.api.problems import exception_handlers
 from server.config import ServiceConfig
 from server.console import Console
@@ -38,6 +38,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             DecideController,
             PolicyController,
             *console.route_handlers(),
+            docs_assets_router(),
         ],
         template_config=console.template_config(),
         stores=console.stores(),
@@ -52,6 +53,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             title="channel-router",
             version="1",
             description="Routing decisions for clearance stock (docs/api.md).",
+            render_plugins=docs_render_plugins(),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
