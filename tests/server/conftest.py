@@ -2,9 +2,11 @@
 PostgreSQL), a copy of the policy folder, and the app served over loopback HTTP.
 
 PostgreSQL comes from CHANNEL_ROUTER_TEST_POSTGRES_URL (default
-postgresql://postgres@127.0.0.1:5432/test); each test gets a fresh schema,
-dropped afterwards. When the server does not answer, the PostgreSQL variants
-skip, unless CHANNEL_ROUTER_REQUIRE_POSTGRES=1, in which case they fail.
+postgresql://postgres@127.0.0.1:5432/test); its database is created when the
+server has none of that name; each test gets a fresh schema, dropped
+afterwards. When the server does not answer, the PostgreSQL variants skip
+(summed up in one line at the end), unless CHANNEL_ROUTER_REQUIRE_POSTGRES=1,
+in which case they fail.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from server.config import REPO_POLICY_DIR, ServiceConfig
 from server.processes.redis_private import free_port
 from server.processes.uvicorn_thread import UvicornThread
 from tests.server.helpers import Api, connector_env, live_server
+from tests.server.postgres_db import ensure_database, where
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -48,14 +51,19 @@ def postgres_url() -> str:
     """A PostgreSQL that answers, or a skip (a failure when it is required)."""
     url = _pg_url()
     try:
-        asyncio.run(_pg_execute(url, "SELECT 1"))
+        asyncio.run(ensure_database(url))
+    except RuntimeError as exc:  # no database, and it could not be created
+        reason = str(exc)
     except Exception as exc:
-        where = f"{urlsplit(url).hostname}:{urlsplit(url).port}"
-        reason = f"PostgreSQL at {where} unavailable: {type(exc).__name__}"
-        if os.environ.get("CHANNEL_ROUTER_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + " (CHANNEL_ROUTER_REQUIRE_POSTGRES=1)")
-        pytest.skip(reason)
-    return url
+        reason = (
+            f"PostgreSQL at {where(url)} unavailable: {type(exc).__name__} "
+            "(start one, or set CHANNEL_ROUTER_TEST_POSTGRES_URL)"
+        )
+    else:
+        return url
+    if os.environ.get("CHANNEL_ROUTER_REQUIRE_POSTGRES") == "1":
+        pytest.fail(reason + " (CHANNEL_ROUTER_REQUIRE_POSTGRES=1)")
+    pytest.skip(reason)
 
 
 def with_search_path(url: str, schema: str) -> str:
