@@ -64,7 +64,7 @@ def sample_requests(count: int = 64) -> list[DecideRequest]:
 
 
 def routing_table_jdm() -> dict[str, Any]:
-    """The default policy's table (CONTRACT §2) as a zen-engine first-hit decision table."""
+    """The default policy's table (docs/policies.md) as a zen-engine first-hit decision table."""
     inputs = [
         {"id": "opt", "name": "Enabled", "field": "params.external_channels_enabled"},
         {"id": "cat", "name": "Category", "field": "product.category"},

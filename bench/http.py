@@ -37,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The CONTRACT §4 sample request (examples/, less the CLI-only "settings"), for merchant "bench".
+# The API's sample request (examples/, less the CLI-only "settings"), for merchant "bench".
 SAMPLE = json.loads((REPO / "examples" / "dead-stock.json").read_text())
 del SAMPLE["settings"]
 SAMPLE["merchant_id"] = "bench"

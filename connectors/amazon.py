@@ -50,7 +50,7 @@ _T = TypeVar("_T")
 API: Final = "amazon"
 # Amazon.com (US). The real marketplace id is ATVPDKIKX0DER.
 DEFAULT_MARKETPLACE_ID: Final = "ATVPDKIKX0DER"
-# CONTRACT §4 spells the US default "ATVPDKIKX0D"; callers following it get the real id.
+# The API contract spells the US default "ATVPDKIKX0D"; callers following it get the real id.
 MARKETPLACE_ALIASES: Final = {"ATVPDKIKX0D": DEFAULT_MARKETPLACE_ID}
 DEFAULT_PRODUCT_TYPE: Final = "PRODUCT"
 LISTINGS_PREFIX: Final = "/listings/2021-08-01/items"

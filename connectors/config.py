@@ -1,4 +1,4 @@
-"""Where the connectors send their calls and how patiently (CONTRACT §1 environment)."""
+"""Where the connectors send their calls and how patiently (docs/configuration.md)."""
 
 from __future__ import annotations
 

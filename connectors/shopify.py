@@ -250,7 +250,7 @@ def _after(before: InventoryLevel, group: _Group | None) -> InventoryLevel:
 
 
 def _gid(prefix: str, value: str) -> str:
-    """The GraphQL id for a numeric id (CONTRACT §4); gids pass through."""
+    """The GraphQL id for a numeric id (docs/connectors.md, Shopify); gids pass through."""
     if value.startswith(prefix):
         return value
     if _NUMERIC_ID.match(value):

@@ -1,4 +1,4 @@
-"""Split stock between the store and external channels (CONTRACT §2).
+"""Split stock between the store and external channels (docs/policies.md, "Allocation").
 
 Integer arithmetic only, so units are never lost or invented: whatever is not
 allocated to an external channel stays on the store.

@@ -1,4 +1,4 @@
-"""Public request and decision types of the engine (CONTRACT §4).
+"""Public request and decision types of the engine (docs/api.md).
 
 These Structs are the wire format too: the server decodes HTTP bodies straight
 into `DecideRequest` and encodes `Decision` as the response, so a field added

@@ -37,6 +37,7 @@ def create_app(state: SandboxState | None = None, *, validate: bool = True) -> L
         middleware=[fault_middleware(state)],
         on_startup=[warm_up],
         openapi_config=None,
+        logging_config=None,  # the process's own set-up (server.logs) stays in force
         debug=False,
     )
     app.state.sandbox = state

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (CONTRACT §4).
+"""Request and response bodies of the HTTP API (docs/api.md).
 
 Inputs forbid unknown fields; `DecideRequest`, `Decision` and `Settings` are
 the engine's own Structs, so the engine and the API cannot drift apart.
@@ -75,8 +75,8 @@ class DecisionBatch(msgspec.Struct, frozen=True):
 
 
 class ChannelCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Union of the fields of CONTRACT §4's credentials bodies; each channel
-    checks its own set (see `server.db.credentials`)."""
+    """Union of the fields of the channels' credentials bodies (docs/api.md); each
+    channel checks its own set (see `server.accounts`)."""
 
     authorization_code: Secret | None = None
     refresh_token: Secret | None = None

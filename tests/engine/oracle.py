@@ -3,7 +3,7 @@
 It reads the loaded model (`engine.model`) and the request, and decides with the
 simplest code that can be checked by eye: first match over `Policy.rules`, each
 condition evaluated straight from the tree, and allocation done from the
-contract's wording (CONTRACT §2). It deliberately imports nothing of the
+contract's wording (docs/policies.md, "Allocation"). It deliberately imports nothing of the
 engine's evaluation (`engine.conditions`, `engine.compile`, `engine.allocation`,
 `engine.evaluate`), so a shared mistake cannot hide.
 
@@ -137,7 +137,7 @@ def first_match(policy: Policy, facts: dict[str, Any], params: dict[str, Any]) -
 
 
 def reference_allocation(stock: int, percent: float, channels: list[str]) -> list[tuple[str, int]]:
-    """CONTRACT §2 read literally, with exact rational arithmetic for the floor.
+    """docs/policies.md's allocation read literally, with exact rational arithmetic for the floor.
 
     A float percentage means the decimal its author wrote (`12.5`), so it is read
     from its shortest repr, never from its binary approximation.

@@ -49,7 +49,7 @@ def connector_env(base_url: str) -> dict[str, str]:
     }
 
 
-# The CONTRACT §4 sample request, as shipped in examples/ (less the CLI-only "settings").
+# The API's sample request (docs/api.md), as shipped in examples/ (less the CLI-only "settings").
 SAMPLE: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "examples" / "dead-stock.json").read_text()
 )
@@ -57,7 +57,7 @@ del SAMPLE["settings"]
 
 
 def decide_body(merchant_id: str = "acme", **product: Any) -> dict[str, Any]:
-    """The CONTRACT §4 sample request, for `merchant_id`, with product fields replaced."""
+    """The API's sample request (docs/api.md), for `merchant_id`, with product fields replaced."""
     body = copy.deepcopy(SAMPLE)
     body["merchant_id"] = merchant_id
     body["product"].update(product)

@@ -1,4 +1,4 @@
-"""/v1/decide and /v1/decide/batch: the CONTRACT §4 example, order, limits,
+"""/v1/decide and /v1/decide/batch: the docs/api.md example, order, limits,
 the decision log, and the metrics."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Merchants through the API: keys shown once and stored hashed, settings, and
-decisions that follow CONTRACT §2 for settings, override file and request overrides."""
+decisions that follow docs/policies.md for settings, override file and request overrides."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`policy explain` uses the merchant's settings from the configured database (CONTRACT §1)."""
+"""`policy explain` uses the merchant's settings from the configured database
+(docs/policies.md, "Commands")."""
 
 from __future__ import annotations
 

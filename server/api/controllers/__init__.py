@@ -1,1 +1,1 @@
-"""One controller per resource of the HTTP API (CONTRACT §4)."""
+"""One controller per resource of the HTTP API (docs/api.md)."""

@@ -1,0 +1,91 @@
+"""`up_service`: the service started as the README starts it, for the document tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.processes.redis_private import free_port
+
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class UpService:
+    """A running `channel-router up`: its address and the admin token it printed."""
+
+    url: str
+    admin_token: str
+    data_dir: Path
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a newcomer's shell: none of our variables set."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CHANNEL_ROUTER_") and k != "PICCOLO_CONF"
+    }
+
+
+@pytest.fixture
+def up_service(tmp_path: Path) -> Iterator[UpService]:
+    """`channel-router up` on a free port with a temporary data folder; stopped with Ctrl-C."""
+    port = free_port()
+    data_dir = tmp_path / "up"
+    data_dir.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "up", "--port", str(port)],
+        cwd=data_dir, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        token = _printed_admin_token(process)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, process)
+        yield UpService(url=url, admin_token=token, data_dir=data_dir)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _printed_admin_token(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        found = re.search(r"admin token:\s+(\S+)", line)
+        if found:
+            return found.group(1)
+    stderr = process.stderr.read() if process.poll() is not None and process.stderr else ""
+    raise AssertionError(f"`up` printed no admin token: {''.join(seen)}{stderr}")
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"`up` at {url} did not become ready (exit {process.poll()})")
