@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from server.processes.redis_private import free_port
+from tests.server.helpers import poll
 
 START_TIMEOUT = 60.0
 
@@ -51,7 +51,7 @@ def up_service(tmp_path: Path) -> Iterator[UpService]:
     try:
         token = _printed_admin_token(process)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process)
+        poll(f"{url}/ready", process, timeout=START_TIMEOUT)
         yield UpService(url=url, admin_token=token, data_dir=data_dir)
     finally:
         if process.poll() is None:
@@ -77,15 +77,3 @@ def _printed_admin_token(process: subprocess.Popen[str]) -> str:
             return found.group(1)
     stderr = process.stderr.read() if process.poll() is not None and process.stderr else ""
     raise AssertionError(f"`up` printed no admin token: {''.join(seen)}{stderr}")
-
-
-def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"`up` at {url} did not become ready (exit {process.poll()})")

@@ -6,6 +6,9 @@ import copy
 import json
 import secrets
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,43 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 def live_server(app: Litestar) -> UvicornThread:
     """The app served over real HTTP on a free loopback port."""
     return UvicornThread(app, port=free_port()).start()
+
+
+@contextmanager
+def serving(config: ServiceConfig) -> Iterator[httpx.Client]:
+    """An app for `config` on loopback, with a client for it; stopped afterwards."""
+    from server.app import create_app
+
+    server = live_server(create_app(config))
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+def poll(
+    url: str,
+    process: subprocess.Popen[Any] | None = None,
+    *,
+    status: int | None = 200,
+    timeout: float = 60.0,
+) -> httpx.Response:
+    """GET `url` until it answers (with `status`, unless None); fails at the deadline, or
+    as soon as `process` (the server being waited for) has exited."""
+    deadline = time.monotonic() + timeout
+    last: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server exited ({process.returncode}) before {url} answered")
+        try:
+            last = httpx.get(url, timeout=2)
+            if status is None or last.status_code == status:
+                return last
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer {status} in {timeout:g} s (last: {last})")
 
 
 def connector_env(base_url: str) -> dict[str, str]:

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from server.app import create_app
 from server.config import ServiceConfig
-from tests.server.helpers import live_server
+from tests.server.helpers import serving
 
 ATTRIBUTE = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 
@@ -21,12 +20,8 @@ ATTRIBUTE = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.IGNORECA
 @pytest.fixture
 def http(tmp_path: Path, policy_dir: Path) -> Iterator[httpx.Client]:
     config = ServiceConfig(database_url=f"sqlite:///{tmp_path}/db.sqlite3", policy_dir=policy_dir)
-    server = live_server(create_app(config))
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
-        server.stop()
+    with serving(config) as client:
+        yield client
 
 
 @pytest.mark.parametrize("page", ["/schema", "/schema/swagger"])

@@ -4,24 +4,9 @@ started with broken policies recovers through a reload."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import httpx
-
-from server.app import create_app
 from server.config import ServiceConfig
-from tests.server.helpers import decide_body, live_server
-
-
-@contextmanager
-def serving(config: ServiceConfig) -> Iterator[httpx.Client]:
-    server = live_server(create_app(config))
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
-        server.stop()
+from tests.server.helpers import decide_body, serving
 
 
 def test_ready_is_503_without_redis_and_names_it(config: ServiceConfig) -> None:

@@ -8,7 +8,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 
 from server.config import REPO_POLICY_DIR
 from server.processes.redis_private import free_port
+from tests.server.helpers import poll
 
 
 def broken_policies(tmp_path: Path) -> tuple[Path, list[str]]:
@@ -70,15 +70,7 @@ def test_with_the_flag_serve_starts_unready_until_a_reload_succeeds(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        ready = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                ready = httpx.get(f"{base}/ready", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert ready is not None, "serve did not answer"
+        ready = poll(f"{base}/ready", process, status=None)
         assert ready.status_code == 503
         assert ready.json()["checks"]["policies"] == "not loaded"
         shutil.rmtree(folder)

@@ -11,7 +11,6 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 from server import logs
 from server.processes.redis_private import free_port
 from server.processes.uvicorn_thread import UvicornThread
-from tests.server.helpers import connector_env
+from tests.server.helpers import connector_env, poll
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: \S"
@@ -79,14 +78,7 @@ def test_serve_writes_one_format_and_one_line_per_marketplace_call(
     )  # fmt: skip
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {admin}"}
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        poll(f"{base}/ready", process)
         merchant = {"merchant_id": "acme", "name": "Acme"}
         assert httpx.post(f"{base}/v1/merchants", json=merchant, headers=auth).status_code == 201
         connected = httpx.put(
