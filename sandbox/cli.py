@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from server import logs
     from server.processes.http_server import serve_http
 
-    log_config = logs.configure()
-
+    log_config = logs.configure_for("sandbox")
+    if log_config is None:
+        return 2
     host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     if ":" in host:
         host = f"[{host}]"

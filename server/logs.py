@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,3 +78,12 @@ def configure(settings: LogSettings | None = None) -> dict[str, Any]:
     config = dict_config(settings)
     logging.config.dictConfig(config)
     return config
+
+
+def configure_for(command: str) -> dict[str, Any] | None:
+    """`configure` for a CLI command; None (and the reason on stderr) for a bad level."""
+    try:
+        return configure()
+    except ValueError as exc:
+        print(f"channel-router {command}: {exc}", file=sys.stderr)
+        return None

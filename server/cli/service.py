@@ -69,6 +69,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from server.metrics import shared_between_workers
     from server.processes.http_server import serve_http
 
+    log_config = logs.configure_for("serve")
+    if log_config is None:
+        return 2
     try:
         limits = HttpServerConfig.from_env()
     except ConfigError as exc:
@@ -93,7 +96,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 sock=sock,
                 workers=workers,
                 limits=limits,
-                log_config=logs.configure(),
+                log_config=log_config,
             )
     except KeyboardInterrupt:
         return 0
@@ -114,7 +117,8 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     """`channel-router worker`: campaign execution lands with the execute issue."""
-    logs.configure()
+    if logs.configure_for("worker") is None:
+        return 2
     print(
         "channel-router worker: campaign execution (the arq worker) is not available yet "
         "in this version",

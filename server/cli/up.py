@@ -136,6 +136,10 @@ def run_up(args: argparse.Namespace) -> int:
     """`channel-router up`: bind the port first, then start, supervise and stop everything."""
     from server.config import ConfigError, HttpServerConfig, ServiceConfig, data_dir_from_env
 
+    from server import logs
+
+    if logs.configure_for("up") is None:
+        return 2
     env = dict(os.environ)
     if args.data_dir is not None:
         env["CHANNEL_ROUTER_DATA_DIR"] = str(args.data_dir)

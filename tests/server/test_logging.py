@@ -41,6 +41,20 @@ def test_an_unknown_level_is_refused() -> None:
         logs.LogSettings.from_env({"CHANNEL_ROUTER_LOG_LEVEL": "loud"})
 
 
+@pytest.mark.parametrize("command", ["serve", "up", "sandbox"])
+def test_a_bad_level_stops_each_process_command_with_a_message(command: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "server.cli", command],
+        env={**os.environ, "CHANNEL_ROUTER_LOG_LEVEL": "loud"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"channel-router {command}: CHANNEL_ROUTER_LOG_LEVEL='loud': "
+        "expected one of debug, info, warning, error, critical"
+    )
+
+
 def test_configure_gives_every_logger_our_format(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
