@@ -3,9 +3,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# One stamp per Python version, so changing PYTHON re-runs the install.
+# Optional dependency groups to install: dev (everything), or test (engine and policy tests).
+EXTRAS ?= dev
+# One stamp per Python version and extras, so changing either re-runs the install.
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
-STAMP  := $(VENV)/.installed-python$(PYTHON_VERSION)
+STAMP  := $(VENV)/.installed-python$(PYTHON_VERSION)-$(EXTRAS)
 # The suite runs on every core (pytest-xdist); `make test PYTEST_ARGS=` runs it in one process.
 PYTEST_ARGS ?= -n auto
 # Flags for `channel-router up`, e.g. `make up ARGS="--port 8080"` (see `channel-router up --help`).
@@ -15,7 +17,7 @@ ARGS ?=
 
 $(STAMP): pyproject.toml tools/install.py tools/durable_rules_wheel.py
 	@$(PYTHON) tools/check_python.py
-	@$(PYTHON) tools/install.py --venv $(VENV) --extras dev
+	@$(PYTHON) tools/install.py --venv $(VENV) --extras $(EXTRAS)
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -30,7 +32,7 @@ test: install lint typecheck
 	$(BIN)/channel-router policy test policies
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## The policy checks and the engine's tests only (CI also runs these on Python 3.13).
+## The policy checks and the engine's tests only (CI runs these on Python 3.13 with EXTRAS=test).
 test-engine: install
 	$(BIN)/channel-router policy validate policies
 	$(BIN)/channel-router policy test policies
