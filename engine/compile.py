@@ -31,6 +31,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -45,8 +46,8 @@ except ImportError as exc:  # an unpatched build on Python 3.13+: say how to get
         raise
     raise ImportError(
         f"{exc}\ndurable-rules 2.0.28 was built from its unpatched source, which this Python "
-        "cannot load; `make install` (or `python tools/durable_rules_wheel.py --install`) "
-        "installs the patched build (docs/configuration.md, Installing)"
+        f"cannot load; `{sys.executable} tools/durable_rules_wheel.py --install` (from the "
+        "repository) installs the patched build (docs/configuration.md, Installing)"
     ) from exc
 
 from engine.conditions import FLIP, Check, compile_condition
