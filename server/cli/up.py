@@ -134,9 +134,8 @@ def say(message: str) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     """`channel-router up`: bind the port first, then start, supervise and stop everything."""
-    from server.config import ConfigError, HttpServerConfig, ServiceConfig, data_dir_from_env
-
     from server import logs
+    from server.config import ConfigError, HttpServerConfig, ServiceConfig, data_dir_from_env
 
     if logs.configure_for("up") is None:
         return 2

@@ -40,13 +40,15 @@ def clean_env() -> dict[str, str]:
 
 @pytest.fixture
 def up_service(tmp_path: Path) -> Iterator[UpService]:
-    """`channel-router up` on a free port with a temporary data folder; stopped with Ctrl-C."""
+    """`channel-router up` on free ports with a temporary data directory; stopped with Ctrl-C."""
     port = free_port()
     data_dir = tmp_path / "up"
     data_dir.mkdir()
+    command = [sys.executable, "-m", "server.cli", "up", "--port", str(port),
+               "--sandbox-port", str(free_port()), "--data-dir", str(data_dir)]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "up", "--port", str(port)],
-        cwd=data_dir, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command, cwd=data_dir, env=clean_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         token = _printed_admin_token(process)

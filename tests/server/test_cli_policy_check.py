@@ -37,9 +37,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 def test_an_invalid_folder_stops_the_start_with_every_problem(tmp_path: Path, command: str) -> None:
     folder, expected = broken_policies(tmp_path)
     port = free_port()
+    data_dir = tmp_path / "data"
     run = subprocess.run(
         [sys.executable, "-m", "server.cli", command, "--port", str(port)],
-        env=clean_env(CHANNEL_ROUTER_POLICY_DIR=str(folder)),
+        env=clean_env(CHANNEL_ROUTER_POLICY_DIR=str(folder), CHANNEL_ROUTER_DATA_DIR=str(data_dir)),
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
@@ -49,7 +50,7 @@ def test_an_invalid_folder_stops_the_start_with_every_problem(tmp_path: Path, co
         assert any(line.startswith(start) for line in lines), (start, lines)
     assert "--allow-invalid-policies" in lines[-1]
     assert run.stdout == ""  # nothing started: no token, no URL
-    assert not (tmp_path / "var").exists()
+    assert not data_dir.exists()  # no database, token or key was made
 
 
 def test_with_the_flag_serve_starts_unready_until_a_reload_succeeds(
