@@ -243,9 +243,11 @@ def test_a_busy_port_is_the_first_and_only_thing_said(tmp_path: Path) -> None:
 
 
 def test_make_up_passes_its_args_to_channel_router_up() -> None:
+    # Not the variables of a `make` this test may run under (`make test VENV=...` passes them on).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     run = subprocess.run(
         ["make", "-n", "up", 'ARGS=--port 8080 --host 0.0.0.0'],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert ".venv/bin/channel-router up --port 8080 --host 0.0.0.0" in run.stdout
