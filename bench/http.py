@@ -283,6 +283,7 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
         batch_server.append(server_timing_ms(headers))
         batch_bytes = len(body)
 
+    print(f"decision rate limit per key: {args.decision_rate_limit}")
     print(
         f"{args.server}, {args.workers} worker(s); {args.connections} connections, "
         f"{args.seconds:g} s per endpoint after {args.warmup:g} s warm-up, closed loop, "
@@ -353,6 +354,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-runs", type=int, default=3)
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument(
+        "--decision-rate-limit",
+        default="1000000 per 10 seconds",
+        help="the per-key write budget (CHANNEL_ROUTER_DECISION_RATE_LIMIT); the default is "
+        "on but never reached, to measure its cost; 'off' to compare without it",
+    )
     args = parser.parse_args()
 
     admin = secrets.token_urlsafe(24)
@@ -363,6 +370,7 @@ def main() -> int:
             "CHANNEL_ROUTER_ADMIN_TOKEN": admin,
             "CHANNEL_ROUTER_POLICY_DIR": str(REPO / "policies"),
             "CHANNEL_ROUTER_LOG_LEVEL": "warning",
+            "CHANNEL_ROUTER_DECISION_RATE_LIMIT": args.decision_rate_limit,
         }
         if args.server == "granian":
             ours_command = [

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -45,9 +44,9 @@ Facts = dict[str, Any]
 Values = dict[str, Any]
 
 
-def _price(value: Decimal | None) -> float | None:
-    """A price as the rules see it: to 0.0001, so it stays in the engine's number domain."""
-    return None if value is None else float(round(value, 4))
+def _price(value: str | None) -> float | None:
+    """A price as the rules see it; Money has at most 4 decimals, in the engine's number domain."""
+    return None if value is None else float(value)
 
 
 # How each fact (engine.model.FACT_TYPES) is read from a request.
@@ -213,7 +212,7 @@ class Engine:
             request.product.stock_quantity,
             percent,
             channels,
-            str(request.proposal.proposed_price),
+            request.proposal.proposed_price,
             request.proposal.duration_hours,
         )
         if channels and not allocations:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -91,7 +92,10 @@ def _read(paths: Iterable[Path]) -> _SetBuilder:
     builder = _SetBuilder([])
     for path in paths:
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES):
+            for file, problem in policy_files(path):
+                if problem is not None:
+                    builder.problems.append(Problem(str(file), 1, 1, problem))
+                    continue
                 relative = file.relative_to(path)
                 parents = relative.parts[:-1]
                 source = str(Path(path.resolve().name) / relative)
@@ -102,6 +106,43 @@ def _read(paths: Iterable[Path]) -> _SetBuilder:
         else:
             builder.problems.append(Problem(str(path), 1, 1, "no such file or folder"))
     return builder
+
+
+def policy_files(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """Every YAML file under `root`, in order, with the reason it cannot be read (or None).
+
+    Symbolic links are read only when they stay inside the folder: a link that
+    leaves it is reported and never opened, so nothing outside the policy folder
+    is read or shown. Links to folders are not followed (they are reported).
+    """
+    base = Path(os.path.realpath(root))
+    found: list[tuple[Path, str | None]] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        for name in dirs:
+            entry = here / name
+            if entry.is_symlink():
+                found.append((entry, "a symbolic link to a folder; it is not followed"))
+            elif entry.suffix in YAML_SUFFIXES:
+                found.append((entry, "a folder, not a YAML file"))
+        for name in files:
+            entry = here / name
+            if entry.suffix in YAML_SUFFIXES:
+                found.append((entry, _unreadable(entry, base)))
+    yield from sorted(found, key=lambda item: str(item[0]))
+
+
+def _unreadable(file: Path, base: Path) -> str | None:
+    if not file.is_symlink():
+        return None
+    target = Path(os.path.realpath(file))
+    if not target.is_relative_to(base):
+        return "a symbolic link that leaves the policy folder; it is not read"
+    if not target.exists():
+        return "a symbolic link to a file that does not exist"
+    if target.is_dir():
+        return "a symbolic link to a folder, not a YAML file"
+    return None
 
 
 def _kind_of(folder: str) -> FileKind:
@@ -140,7 +181,18 @@ class _SetBuilder:
 
     def add_file(self, file: Path, kind: FileKind, source: str = "") -> None:
         name = str(file)
-        raw = file.read_bytes()
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            self.problems.append(Problem(name, 1, 1, f"cannot be read: {exc.strerror or exc}"))
+            return
+        try:
+            self._add(file, kind, raw, source)
+        except RecursionError:
+            self.problems.append(Problem(name, 1, 1, "nested too deeply to be checked"))
+
+    def _add(self, file: Path, kind: FileKind, raw: bytes, source: str) -> None:
+        name = str(file)
         try:
             text = raw.decode("utf-8")
             doc = load_marked(text)

@@ -62,8 +62,8 @@ NUMBER_FACTS: dict[str, NumberFact] = {
     "stock_quantity": NumberFact(0, MAX_COUNT),
     "days_since_last_sale": NumberFact(0, MAX_COUNT),
     "duration_hours": NumberFact(1, MAX_HOURS),
-    "proposed_price": NumberFact(0, int(MAX_PRICE) * PRICE_SCALE, PRICE_SCALE),
-    "current_price": NumberFact(0, int(MAX_PRICE) * PRICE_SCALE, PRICE_SCALE, optional=True),
+    "proposed_price": NumberFact(0, int(MAX_PRICE * PRICE_SCALE), PRICE_SCALE),
+    "current_price": NumberFact(0, int(MAX_PRICE * PRICE_SCALE), PRICE_SCALE, optional=True),
 }
 STRING_FACTS = ("category", "title", "product_id")
 FREE_BOOL = "external_channels_enabled"

@@ -48,17 +48,106 @@ class YamlError(ValueError):
         self.col = col
 
 
+# A policy file is small and shallow. Deeper nesting, or aliases that would copy in
+# more nodes than this, is refused at the node that crosses the line, before any
+# of it is expanded (a few hundred bytes of nested aliases can stand for billions
+# of nodes).
+MAX_DEPTH = 64
+MAX_ALIAS_NODES = 10_000
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting limit and an alias expansion budget."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._expanded = 0
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        mark = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise YamlError(
+                    f"alias *{event.anchor} refers to the node that contains it",
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self._expanded += self._size(node)
+                if self._expanded > MAX_ALIAS_NODES:
+                    raise YamlError(
+                        f"aliases expand to more than {MAX_ALIAS_NODES} nodes "
+                        f"(at alias *{event.anchor}); write the values out instead",
+                        mark.line + 1,
+                        mark.column + 1,
+                    )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise YamlError(
+                f"nested deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1
+            )
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor:
+                self._open_anchors.discard(anchor)
+
+    def _size(self, node: yaml.Node) -> int:
+        """How many nodes `node` stands for once its own aliases are expanded."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return size
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
 def load_marked(text: str) -> Marked:
-    """Parse one YAML document; raise YamlError (with position) on bad syntax or duplicate keys."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document; raise YamlError (with position) on bad syntax, duplicate
+    keys, characters YAML does not allow, nesting too deep or aliases expanding too far."""
+    try:
+        loader = _GuardedLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ...)
+        line, col = _position(text, exc.position)
+        raise YamlError(
+            f"invalid YAML: {exc.reason} (character #x{exc.character:04x})", line, col
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlError(f"invalid YAML: {exc.problem or exc}", line, col) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _position(text, exc.position)
+        raise YamlError(
+            f"invalid YAML: {exc.reason} (character #x{exc.character:04x})", line, col
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {type(exc).__name__}", 1, 1) from None
     finally:
-        loader.dispose()
+        if "loader" in locals():
+            loader.dispose()
     marks: dict[Path, tuple[int, int]] = {}
     keys: dict[Path, tuple[int, int]] = {}
     if node is None:

@@ -8,6 +8,8 @@ ever logged or echoed back.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,48 +22,43 @@ from connectors.config import ApiConfig
 from connectors.http import ApiClient
 from connectors.rate_budget import RateBudget
 from connectors.registry import EXTERNAL_CHANNELS, STORES, external_channel, store
-from server.api.types import ChannelCredentials
+from server.api.decoding import explain
+from server.api.types import (
+    AmazonCredentials,
+    ChannelCredentials,
+    EbayCredentials,
+    ShopifyCredentials,
+)
 from server.db.credentials import CredentialStore
-from server.errors import InvalidInput, NotFound, Unavailable
+from server.db.faults import unavailable_reason
+from server.errors import InvalidFields, NotFound, Unavailable
 
-# Which body fields each channel accepts, and which it needs.
-_ALLOWED: dict[str, set[str]] = {
-    "ebay": {"authorization_code", "refresh_token", "redirect_uri", "marketplace_id"},
-    "amazon": {
-        "authorization_code",
-        "refresh_token",
-        "redirect_uri",
-        "marketplace_id",
-        "seller_id",
-    },
-    "shopify": {"shop_domain", "access_token", "api_version"},
+log = logging.getLogger(__name__)
+
+# The body each channel takes (each field's own rules; the OpenAPI document shows them).
+BODIES: dict[str, type[msgspec.Struct]] = {
+    "ebay": EbayCredentials,
+    "amazon": AmazonCredentials,
+    "shopify": ShopifyCredentials,
 }
-_REQUIRED: dict[str, set[str]] = {
-    "ebay": set(),
-    "amazon": {"seller_id"},
-    "shopify": {"shop_domain", "access_token"},
-}
-_GRANTS = ("authorization_code", "refresh_token")
 # Every channel an account can be connected for: the marketplaces and the store platforms.
 CONNECTABLE: tuple[str, ...] = (*EXTERNAL_CHANNELS, *STORES)
+# After the channel accepted a code, storing the account is retried this long
+# (the code is spent: giving up loses the connection).
+SAVE_RETRY_SECONDS = (0.1, 0.3, 1.0, 2.0)
 
 
 def credential_fields(channel: str, body: ChannelCredentials) -> dict[str, str]:
-    """The given fields as the connector expects them; InvalidInput names what is wrong."""
+    """The given fields as the connector expects them; InvalidFields names everything
+    that does not fit the channel's own body (unknown, missing, malformed fields)."""
     given = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
-    allowed = _ALLOWED.get(channel)
-    if allowed is None:
+    shape = BODIES.get(channel)
+    if shape is None:
         raise NotFound(f"unknown channel {channel!r}")
-    for name in sorted(set(given) - allowed):
-        raise InvalidInput(f"not accepted for channel {channel}", name)
-    for name in sorted(_REQUIRED[channel] - set(given)):
-        raise InvalidInput(f"required for channel {channel}", name)
-    if channel in ("ebay", "amazon"):
-        grants = [g for g in _GRANTS if g in given]
-        if len(grants) != 1:
-            raise InvalidInput(
-                "give exactly one of authorization_code or refresh_token", "authorization_code"
-            )
+    problems = explain(given, shape, "")
+    if problems:
+        fields = [(p.name, f"{p.reason} (for channel {channel})") for p in problems]
+        raise InvalidFields(f"{len(fields)} field(s) do not fit channel {channel}", fields)
     return given
 
 
@@ -92,12 +89,49 @@ async def connect_and_save(
     env: Mapping[str, str],
     budget: RateBudget | None = None,
 ) -> None:
-    """The one connect path (API and console): exchange with the channel, store sealed."""
-    store.require_writable()  # never spend a single-use code on an account we cannot keep
+    """The one connect path (API and console): exchange with the channel, store sealed.
+
+    Authorization codes are single-use, so the code is spent only once the account can
+    be kept: the key must be there and the database must take a write (a pending
+    connection is recorded first; a locked or read-only database fails here, with the
+    code still good). Storing the account is then retried for a few seconds if the
+    database falters meanwhile.
+    """
+    store.require_writable()
     if client is None:
         raise Unavailable("the service is not started")
-    account = await connect_account(channel, credentials, client, env, budget=budget)
-    await store.save(merchant_id, channel, account)
+    await store.begin(merchant_id, channel)
+    try:
+        account = await connect_account(channel, credentials, client, env, budget=budget)
+    except BaseException:
+        await _quietly(store.abandon(merchant_id, channel))
+        raise
+    for delay in (*SAVE_RETRY_SECONDS, None):
+        try:
+            await store.save(merchant_id, channel, account)
+            return
+        except Exception as exc:
+            if unavailable_reason(exc) is None:
+                raise
+            if delay is None:
+                log.error(
+                    "the %s account of %r was accepted by the channel but not stored (%s)",
+                    channel,
+                    merchant_id,
+                    type(exc).__name__,
+                )
+                raise Unavailable(
+                    f"the {channel} account was accepted but could not be stored; "
+                    "connect it again (with a new authorization code)"
+                ) from exc
+            await asyncio.sleep(delay)
+
+
+async def _quietly(step: Any) -> None:
+    try:
+        await step
+    except Exception as exc:  # the pending row is harmless; the caller's error matters
+        log.warning("could not clear a pending connection: %s", type(exc).__name__)
 
 
 class Connection(msgspec.Struct, frozen=True, omit_defaults=True):

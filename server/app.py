@@ -11,12 +11,22 @@ from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from server.api import validation
+from server.api.allow import fix_allow
 from server.api.controllers.credentials import CredentialsController
 from server.api.controllers.decide import DecideController
 from server.api.controllers.health import HealthController
 from server.api.controllers.merchants import MerchantController
 from server.api.controllers.policies import PolicyController
-from server.api.openapi import ParamValueSchema, docs_assets_router, docs_render_plugins
+from server.api.decoding import ApiRequest
+from server.api.guards import api_guard
+from server.api.openapi import (
+    ParamValueSchema,
+    docs_assets_router,
+    docs_render_plugins,
+    forget_document,
+    serve_document,
+)
 from server.api.problems import exception_handlers
 from server.config import ServiceConfig
 from server.console import Console
@@ -27,10 +37,11 @@ from server.services import Services
 def create_app(config: ServiceConfig | None = None) -> Litestar:
     """A Litestar app for `config` (default: from the environment)."""
     config = config or ServiceConfig.from_env()
+    validation.install()
     metrics = Metrics(config.metrics_multiprocess_dir)
     services = Services(config, metrics)
     console = Console(services)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             MerchantController,
@@ -46,6 +57,9 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         on_shutdown=[services.stop],
         middleware=[metrics_middleware(metrics)],
         plugins=[ParamValueSchema()],
+        # Auth and media type before any body is read; bodies decoded strictly.
+        guards=[api_guard],
+        request_class=ApiRequest,
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
         state=State({"services": services, "console": console}),
@@ -69,3 +83,8 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    fix_allow(app)
+    # The document names the loaded policies' parameters: build it again after a reload.
+    serve_document(app)
+    services.policies.on_reload.append(lambda engine: forget_document(app))
+    return app

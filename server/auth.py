@@ -15,6 +15,8 @@ from typing import Any
 import msgspec
 
 API_KEY_PREFIX = "cr_"
+# Where the API guard keeps the principal it found, in the request's scope state.
+PRINCIPAL_STATE_KEY = "channel_router_principal"
 
 
 class Principal(msgspec.Struct, frozen=True):

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
+from server.write_budget import RateConfigError, parse_rate
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 REPO_POLICY_DIR = CHECKOUT / "policies"
 # The documented default database. Unset or set to exactly this value, the
@@ -30,6 +32,7 @@ REPO_POLICY_DIR = CHECKOUT / "policies"
 DEFAULT_DATABASE_URL = "sqlite:///var/channel-router.sqlite3"
 DATABASE_FILE = "channel-router.sqlite3"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own variable
+DEFAULT_DECISION_RATE_LIMIT = "20000 per 10 seconds"
 
 
 class ConfigError(ValueError):
@@ -76,6 +79,19 @@ def resolve_database_url(url: str | None, data_dir: Path) -> str:
     return url
 
 
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum or value != value or value == float("inf"):
+        raise ConfigError(f"{name}={raw!r} must be a finite number >= {minimum:g}")
+    return value
+
+
 def default_policy_dir(env: Mapping[str, str]) -> Path:
     """CHANNEL_ROUTER_POLICY_DIR, else ./policies, else the policies shipped beside the code."""
     configured = env.get("CHANNEL_ROUTER_POLICY_DIR")
@@ -108,6 +124,16 @@ class ServiceConfig:
     # prometheus-client's multiprocess directory: set when this process is one of
     # several workers (`serve --workers N` sets it); /metrics then adds them all up.
     metrics_multiprocess_dir: str | None = None
+    # Decision-log rows one merchant key may write (a `limits` rate; None: no cap).
+    decision_rate_limit: str | None = DEFAULT_DECISION_RATE_LIMIT
+    # Decisions older than this are pruned (0: kept for ever), every prune interval.
+    decision_retention_days: float = 30.0
+    prune_interval_seconds: float = 3600.0
+    prune_batch_rows: int = 5000
+    # How long a write waits for a locked database before it answers 503.
+    db_lock_timeout_seconds: float = 5.0
+    # Prefix of the Redis keys this deployment writes (shared by all its workers).
+    redis_prefix: str = "channel-router"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Freeze start-up objects out of the cyclic GC (see Services.start). On for
     # the real processes; off by default so many apps in one test process do
@@ -121,6 +147,11 @@ class ServiceConfig:
         """Read the CHANNEL_ROUTER_* variables; unset ones keep their defaults."""
         source = dict(os.environ if env is None else env)
         data_dir = data_dir_from_env(source)
+        rate = source.get("CHANNEL_ROUTER_DECISION_RATE_LIMIT", DEFAULT_DECISION_RATE_LIMIT)
+        try:
+            parse_rate(rate, cls.max_batch_items)
+        except RateConfigError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             database_url=resolve_database_url(source.get("CHANNEL_ROUTER_DATABASE_URL"), data_dir),
             policy_dir=default_policy_dir(source),
@@ -128,6 +159,16 @@ class ServiceConfig:
             redis_url=source.get("CHANNEL_ROUTER_REDIS_URL") or None,
             admin_token=source.get("CHANNEL_ROUTER_ADMIN_TOKEN") or None,
             secret_key=source.get("CHANNEL_ROUTER_SECRET_KEY") or None,
+            decision_rate_limit=rate,
+            decision_retention_days=_number(source, "CHANNEL_ROUTER_DECISION_RETENTION_DAYS", 30.0),
+            prune_interval_seconds=_number(
+                source, "CHANNEL_ROUTER_PRUNE_INTERVAL_SECONDS", 3600.0, minimum=1
+            ),
+            db_lock_timeout_seconds=_number(source, "CHANNEL_ROUTER_DB_LOCK_TIMEOUT_SECONDS", 5.0),
+            redis_prefix=source.get("CHANNEL_ROUTER_REDIS_PREFIX") or "channel-router",
+            max_body_bytes=int(
+                _number(source, "CHANNEL_ROUTER_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=65536)
+            ),
             env=source,
             freeze_gc=True,
             metrics_multiprocess_dir=source.get(MULTIPROCESS_ENV) or None,

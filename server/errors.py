@@ -19,8 +19,29 @@ class InvalidInput(Exception):
         self.field = field
 
 
+class InvalidFields(InvalidInput):
+    """Well-formed JSON breaking rules in several fields (422): (field, reason) each.
+    `field` is the first of them, for callers that show one."""
+
+    def __init__(self, message: str, fields: list[tuple[str, str]]) -> None:
+        super().__init__(message, fields[0][0] if fields else "body")
+        self.fields = fields
+
+
 class Unavailable(Exception):
-    """A dependency the request needs is not usable right now (503)."""
+    """A dependency the request needs is not usable right now (503, with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(Exception):
+    """The caller wrote more than its budget allows (429, with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UpstreamFailed(Exception):

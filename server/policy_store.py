@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import Engine, load_policy_dir
-from engine.policy_set import Clock
+from engine.policy_set import Clock, PolicySet
 from server.errors import Unavailable
 
 
@@ -37,6 +37,11 @@ class PolicyStore:
     @property
     def loaded(self) -> bool:
         return self._engine is not None
+
+    @property
+    def policy_set(self) -> PolicySet | None:
+        """The loaded policy set, or None before the first successful load."""
+        return self._engine.policy_set if self._engine is not None else None
 
     @property
     def engine(self) -> Engine:

@@ -7,12 +7,13 @@ here touches the network or disk until `start` is awaited.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from typing import Any
 
 import httpx
-from litestar import Request
+from litestar.connection import ASGIConnection
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
@@ -23,7 +24,9 @@ from server.cache_sync import CacheSync, channel_for
 from server.config import ServiceConfig
 from server.db.connection import describe_database, make_engine, migrate
 from server.db.decision_log import DecisionLog
+from server.db.faults import unavailable_reason
 from server.db.merchants import MerchantStore
+from server.db.retention import Pruner
 from server.db.secrets_box import SecretBox
 from server.db.service_state import check_credentials_key
 from server.db.shadow_log import ShadowLog
@@ -33,8 +36,12 @@ from server.metrics import Metrics
 from server.policy_store import PolicyStore
 from server.policy_sync import PolicySync
 from server.shadow import ShadowMetrics, ShadowStep
+from server.write_budget import WriteBudget, parse_rate
 
 log = logging.getLogger(__name__)
+
+READY_WRITE_SECONDS = 2.0  # /ready reports a database locked longer than this
+MIGRATION_LOCK_SECONDS = 300.0
 
 
 class Services:
@@ -57,6 +64,8 @@ class Services:
         self.cache_sync: CacheSync | None = None
         self.http: httpx.AsyncClient | None = None
         self.rate_budget: RateBudget | None = None
+        self.write_budget = WriteBudget(None)
+        self.pruner: Pruner | None = None
         self.secret_box: SecretBox | None = (
             SecretBox(config.secret_key) if config.secret_key else None
         )
@@ -69,11 +78,14 @@ class Services:
             log.warning(
                 "CHANNEL_ROUTER_SECRET_KEY is not set: channel credentials cannot be stored"
             )
-        self._db = make_engine(self.config.database_url)
+        self._db = make_engine(
+            self.config.database_url, lock_timeout=self.config.db_lock_timeout_seconds
+        )
         if isinstance(self._db, PostgresEngine):
             await self._db.start_connection_pool(min_size=1, max_size=10)
         self._tables = build_tables(self._db)
-        await migrate(self._db, self._tables)
+        # Migrations may wait for locks as long as they need; requests may not.
+        await migrate(make_engine(self.config.database_url, lock_timeout=MIGRATION_LOCK_SECONDS))
         await check_credentials_key(self._tables, self.secret_box)
         log.info("database: %s", await describe_database(self._db, self._tables))
         self._merchants = MerchantStore(
@@ -106,6 +118,18 @@ class Services:
                 "several workers and no CHANNEL_ROUTER_REDIS_URL: merchants' settings and keys "
                 "are read from the database on every request (set a Redis to cache them)"
             )
+        self.write_budget = WriteBudget(
+            parse_rate(self.config.decision_rate_limit, self.config.max_batch_items),
+            self.config.redis_url,
+            key_prefix=f"{self.config.redis_prefix}:limits",
+        )
+        self.pruner = Pruner(
+            self._tables,
+            retention_days=self.config.decision_retention_days,
+            interval_seconds=self.config.prune_interval_seconds,
+            batch_rows=self.config.prune_batch_rows,
+        )
+        self.pruner.start()
         self.http = httpx.AsyncClient()
         try:
             await self.policies.reload()
@@ -124,6 +148,9 @@ class Services:
 
     async def stop(self) -> None:
         """Flush the decision log and close every connection."""
+        if self.pruner is not None:
+            await self.pruner.stop()
+        await self.write_budget.close()
         if self._decision_log is not None:
             await self._decision_log.drain()
         if self.http is not None:
@@ -166,8 +193,15 @@ class Services:
                 log.warning("rate budgets not refreshed for /metrics (%s)", type(exc).__name__)
         return self.metrics.render()
 
-    async def authenticate(self, request: Request[Any, Any, Any]) -> auth.Principal:
-        """The caller behind the bearer token; Unauthenticated (401) otherwise."""
+    async def authenticate(self, request: ASGIConnection[Any, Any, Any, Any]) -> auth.Principal:
+        """The caller behind the bearer token; Unauthenticated (401) otherwise.
+
+        The API guard (server.api.guards) authenticates every /v1/ request before
+        its body is read; its answer is reused here.
+        """
+        found: auth.Principal | None = request.scope.get("state", {}).get(auth.PRINCIPAL_STATE_KEY)
+        if found is not None:
+            return found
         token = auth.bearer_token(auth.authorization_header(request.scope))
         if token is None:
             raise auth.Unauthenticated("a bearer token is required")
@@ -180,7 +214,7 @@ class Services:
         raise auth.Unauthenticated("the bearer token is not valid")
 
     async def authorize(
-        self, request: Request[Any, Any, Any], merchant_id: str | None = None
+        self, request: ASGIConnection[Any, Any, Any, Any], merchant_id: str | None = None
     ) -> auth.Principal:
         """Authenticate, then require the admin (merchant_id None) or that merchant."""
         principal = await self.authenticate(request)
@@ -193,12 +227,7 @@ class Services:
 
     async def readiness(self) -> dict[str, str]:
         """Check database, Redis and policies; 'ok' or the reason per check."""
-        checks: dict[str, str] = {}
-        try:
-            await self.tables.merchant.count().run()
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unavailable ({type(exc).__name__})"
+        checks: dict[str, str] = {"database": await self._database_check()}
         if self.redis is None:
             checks["redis"] = "not configured (set CHANNEL_ROUTER_REDIS_URL)"
         else:
@@ -209,3 +238,26 @@ class Services:
                 checks["redis"] = f"unavailable ({type(exc).__name__})"
         checks["policies"] = "ok" if self.policies.loaded else "not loaded"
         return checks
+
+    async def _database_check(self) -> str:
+        """'ok' when the database can be read and written, else why not.
+
+        The write probe is an UPDATE that matches no row: it needs the write lock
+        (SQLite) or a writable transaction (PostgreSQL) like any real write, and
+        changes nothing.
+        """
+        try:
+            table = self.tables.merchant
+            await table.count().run()
+            await asyncio.wait_for(
+                table.update({table.name: table.name}).where(table.id < 0).run(),
+                timeout=READY_WRITE_SECONDS,
+            )
+        except TimeoutError:
+            return "not writable (locked)"
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason in ("locked", "read-only", "busy"):
+                return f"not writable ({reason})"
+            return f"unavailable ({type(exc).__name__})"
+        return "ok"

@@ -1,11 +1,10 @@
 """Request bodies decoded by msgspec straight into their Struct, once.
 
 Litestar's typed `data` decodes JSON into Python objects and then converts
-them into the Struct; the hot routes (decide, batch) decode in one strict pass
-instead. Errors take the same way out as Litestar's (a `ValidationException`
-that `server.api.problems` turns into 400 or 422 naming the fields), and a
-refused body is checked once more, untyped, only to tell malformed or too
-deeply nested JSON (400) from a well-formed body of the wrong shape (422).
+them into the Struct; the hot routes (decide, batch) read the body themselves
+and decode it in one strict pass with `server.api.decoding.BodyDecoder`, the
+decoder every JSON body goes through (400 for what is not JSON, 422 naming
+every refused field).
 
 `documented(Type)` keeps such a route's request body in the OpenAPI document:
 Litestar reads the schema from a dependency's `data` parameter, and the
@@ -14,20 +13,16 @@ dependency is never called because the handler does not ask for it.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 from litestar import Request
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
+from server.api.decoding import BodyDecoder
 from server.errors import ClientDisconnected
-
-T = TypeVar("T")
-
-_untyped = msgspec.json.Decoder()
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
@@ -61,37 +56,16 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     return body
 
 
-async def decode_body(
-    request: Request[Any, Any, Any], decoder: msgspec.json.Decoder[T], limit: int
-) -> T:
-    """The request body as `decoder`'s type; 413 past `limit` bytes, 400/422 when refused."""
+async def decode_body(request: Request[Any, Any, Any], decoder: BodyDecoder, limit: int) -> Any:
+    """The request body as `decoder`'s type; 413 past `limit` bytes, 400/422 when refused
+    (strictly decoded, every refused field named: server.api.decoding)."""
     body = await read_body(request, limit)
     if not body:
         # As Litestar words a missing `data` (server.api.problems answers 400).
         raise ValidationException(
             "a JSON body is required", extra=[{"key": "data", "message": "'data'"}]
         )
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        refused = str(exc)
-    except msgspec.DecodeError as exc:
-        raise _malformed(exc) from exc
-    try:  # well-formed JSON of the wrong shape (422), or not JSON at all (400)?
-        _untyped.decode(body)
-    except msgspec.DecodeError as exc:
-        raise _malformed(exc) from exc
-    raise ValidationException(
-        "the request body does not match the schema",
-        extra=[{"key": "data", "message": refused, "source": "body"}],
-    )
-
-
-def _malformed(exc: msgspec.DecodeError) -> ValidationException:
-    message = str(exc)
-    if "malformed" not in message.lower() and "truncated" not in message.lower():
-        message = f"JSON is malformed: {message}"
-    return ValidationException(message, extra=[{"key": "body", "message": message}])
+    return decoder.decode(body)
 
 
 class JsonAnswer:

@@ -10,6 +10,7 @@ into an error.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable
 from http import HTTPStatus
@@ -102,6 +103,8 @@ def problem_map() -> dict[type[Exception], int]:
         errors.NotFound: 404,
         errors.Conflict: 409,
         errors.InvalidInput: 422,
+        errors.InvalidFields: 422,
+        errors.RateLimited: 429,
         errors.UpstreamFailed: 502,
         errors.Unavailable: 503,
     }
@@ -153,6 +156,29 @@ def _validation_params(exc: ValidationException) -> tuple[int, str, list[Invalid
     return 422, "The request does not match the schema; see invalid_params.", params
 
 
+RETRY_AFTER_SECONDS = 5  # what a 503 for a database or Redis condition asks clients to wait
+
+
+def _body_problem(exc: Exception) -> Response[ProblemDetails] | None:
+    """The answer to a body refused by strict decoding (server.api.decoding), else None."""
+    from server.api.decoding import MAX_LISTED, BodyInvalid, BodyMalformed
+
+    if isinstance(exc, BodyMalformed):
+        return problem(
+            400,
+            "The request body is not valid JSON.",
+            invalid_params=[InvalidParam(name="body", reason=str(exc))],
+        )
+    if isinstance(exc, BodyInvalid):
+        params = exc.params
+        detail = f"The request has {len(params)} invalid field(s); see invalid_params."
+        if len(params) > MAX_LISTED:
+            detail = f"The request has more than {MAX_LISTED} invalid fields; the first are listed."
+            params = params[:MAX_LISTED]
+        return problem(422, detail, invalid_params=params)
+    return None
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
     """Litestar exception handler for every exception type."""
     if isinstance(exc, errors.ClientDisconnected):
@@ -160,6 +186,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         log.info("client disconnected before its request body was complete: %s %s",
                  request.method, request.url.path)  # fmt: skip
         return problem(CLIENT_GONE, "The client disconnected before the request body was complete.")
+    body = _body_problem(exc)
+    if body is not None:
+        return body
     if isinstance(exc, ValidationException):
         status, detail, params = _validation_params(exc)
         return problem(status, detail, invalid_params=params)
@@ -179,6 +208,18 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     for error_type, status in problem_map().items():
         if isinstance(exc, error_type):
             return _domain_problem(exc, status)
+    from server.db.faults import unavailable_reason
+
+    reason = unavailable_reason(exc)
+    if reason is not None:
+        log.warning(
+            "database %s on %s %s: %s", reason, request.method, request.url.path, type(exc).__name__
+        )
+        return problem(
+            503,
+            f"The database is {reason} right now; nothing was changed. Try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Internal error; it has been logged.")
 
@@ -191,10 +232,18 @@ def _domain_problem(exc: Exception, status: int) -> Response[ProblemDetails]:
         return problem(status, f"The policy folder has {len(lines)} problem(s).", problems=lines)
     field = getattr(exc, "field", None)
     params = [InvalidParam(name=str(field), reason=str(exc))] if field else None
+    if isinstance(exc, errors.InvalidFields):
+        params = [InvalidParam(name=name, reason=reason) for name, reason in exc.fields]
     detail = str(exc) or HTTPStatus(status).phrase
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = getattr(exc, "retry_after", None)
+    if status in (429, 503):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after or RETRY_AFTER_SECONDS)))
     if status >= 500:
         log.warning("%s: %s", type(exc).__name__, detail)
-    return problem(status, detail, invalid_params=params)
+    return problem(status, detail, invalid_params=params, headers=headers or None)
 
 
 ExceptionHandler = Callable[[Request[Any, Any, Any], Exception], Response[ProblemDetails]]

@@ -6,19 +6,25 @@ the engine's own Structs, so the engine and the API cannot drift apart.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
+from connectors.ebay import MARKETPLACES as EBAY_MARKETPLACES
 from engine.diff import DiffReport
-from engine.types import DecideRequest, Decision, Identifier, Settings
+from engine.types import END, TEXT_PATTERN, DecideRequest, Decision, Identifier, Settings
 
 MAX_BATCH_ITEMS = 10_000
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
-Short = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Every text field refuses control characters (engine.types.TEXT_PATTERN).
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+# OAuth codes and tokens are visible ASCII (RFC 6749 appendix A); they travel in headers.
+TOKEN_PATTERN = r"^[\x21-\x7e]+" + END
+Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=4096, pattern=TOKEN_PATTERN)]
+Short = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -74,18 +80,59 @@ class DecisionBatch(msgspec.Struct, frozen=True):
     decisions: list[Decision]
 
 
-class ChannelCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Union of the fields of the channels' credentials bodies (docs/api.md); each
-    channel checks its own set (see `server.accounts`)."""
+def _one_of(names: Iterable[str]) -> str:
+    return "^(" + "|".join(re.escape(n) for n in sorted(names)) + r")(?![\s\S])"
+
+
+# As the Shopify connector checks them; `(?![\s\S])` ends the string (see TEXT_PATTERN).
+SHOP_DOMAIN_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9-]+)+(?![\s\S])"
+SHOPIFY_API_VERSION_PATTERN = r"^([0-9]{4}-[0-9]{2}|unstable)(?![\s\S])"
+
+
+Uri = Annotated[str, msgspec.Meta(min_length=1, max_length=2048, pattern=TOKEN_PATTERN)]
+# Amazon ids appear in request paths: letters, digits and a few marks only.
+AmazonId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,64}" + END)]
+
+
+class EbayCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Connect an eBay account: exactly one of a code to exchange or a refresh token."""
 
     authorization_code: Secret | None = None
     refresh_token: Secret | None = None
-    redirect_uri: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+    redirect_uri: Uri | None = None
+    marketplace_id: Annotated[str, msgspec.Meta(pattern=_one_of(EBAY_MARKETPLACES))] | None = None
+
+
+class AmazonCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Connect an Amazon seller: exactly one of a code to exchange or a refresh token."""
+
+    seller_id: AmazonId
+    authorization_code: Secret | None = None
+    refresh_token: Secret | None = None
+    redirect_uri: Uri | None = None
+    marketplace_id: AmazonId | None = None
+
+
+class ShopifyCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Connect the merchant's Shopify store with an Admin API access token."""
+
+    shop_domain: Annotated[str, msgspec.Meta(max_length=255, pattern=SHOP_DOMAIN_PATTERN)]
+    access_token: Secret
+    api_version: Annotated[str, msgspec.Meta(pattern=SHOPIFY_API_VERSION_PATTERN)] | None = None
+
+
+class ChannelCredentials(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Union of the fields of all channels, for callers that connect accounts in code
+    (`server.accounts.credential_fields` checks one channel's set)."""
+
+    authorization_code: Secret | None = None
+    refresh_token: Secret | None = None
+    redirect_uri: Uri | None = None
     marketplace_id: Short | None = None
     seller_id: Short | None = None
     shop_domain: Short | None = None
     access_token: Secret | None = None
-    api_version: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    api_version: Annotated[str, msgspec.Meta(max_length=20, pattern=TEXT_PATTERN)] | None = None
 
 
 class RuleHits(msgspec.Struct, frozen=True):

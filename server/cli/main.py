@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from sandbox import cli as sandbox_cli
 from server.cli import policy as cli_policy
+from server.cli import prune as cli_prune
 from server.cli import reset as cli_reset
 from server.cli import service as cli_service
 from server.cli import up as cli_up
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reset.register(commands)
     sandbox_cli.register(commands)
     cli_policy.register(commands)
+    cli_prune.register(commands)
     return parser
 
 

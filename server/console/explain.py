@@ -31,7 +31,7 @@ LAYERS = {
 }
 # Any request of the merchant: the parameters a policy offers do not depend on the product.
 DEFAULT_PRODUCT = Product(product_id="-", stock_quantity=0, days_since_last_sale=0)
-DEFAULT_PROPOSAL = Proposal(proposed_price=Decimal("0"))
+DEFAULT_PROPOSAL = Proposal(proposed_price="0")
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}

@@ -50,23 +50,36 @@ def create_private_file(path: Path) -> None:
 
     SQLite would create the file with the umask's mode (often 0644, readable by
     every local user); its journal and WAL files copy the database file's mode.
+    A database file that exists but cannot be opened for writing (read-only) is
+    left as it is: the service then serves reads and answers 503 to writes.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except PermissionError:
+        if not path.exists():
+            raise
+        log.warning("%s cannot be opened for writing: the database is read-only", path)
+        return
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
         log.info("tightened %s to mode 0600", path)
 
 
-def make_engine(url: str) -> Engine:
-    """A piccolo engine for `url`; for SQLite the file is created 0600 (with its folder)."""
+def make_engine(url: str, lock_timeout: float = 5.0) -> Engine:
+    """A piccolo engine for `url`; for SQLite the file is created 0600 (with its folder).
+
+    A write waits at most `lock_timeout` seconds for a lock (SQLite's busy
+    timeout, PostgreSQL's lock_timeout), then fails, and the API answers 503.
+    """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         path = sqlite_path(url)
         create_private_file(path)
-        return SQLiteEngine(path=str(path), log_queries=False)
+        return SQLiteEngine(path=str(path), log_queries=False, timeout=lock_timeout)
     if scheme in ("postgresql", "postgres"):
-        return PostgresEngine(config={"dsn": url}, log_queries=False)
+        settings = {"lock_timeout": str(max(1, int(lock_timeout * 1000)))}
+        return PostgresEngine(config={"dsn": url, "server_settings": settings}, log_queries=False)
     raise DatabaseUrlError(f"unsupported database URL scheme {scheme!r} (sqlite or postgresql)")
 
 
@@ -110,6 +123,9 @@ async def _migration_lock(engine: Engine) -> AsyncIterator[None]:
     elif isinstance(engine, PostgresEngine):
         connection = await engine.get_new_connection()
         try:
+            # Wait for another process's migration however long it takes (the
+            # engine's lock_timeout is for requests).
+            await connection.execute("SET lock_timeout = 0")
             await connection.execute("SELECT pg_advisory_lock($1)", _PG_LOCK_KEY)
             try:
                 yield
@@ -132,8 +148,14 @@ async def _migrate(engine: Engine, tables: Tables) -> list[str]:
     os.environ.setdefault("PICCOLO_CONF", piccolo_conf.__name__)
     token = piccolo_conf.CURRENT_ENGINE.set(engine)
     try:
-        await record.create_table(if_not_exists=True).run()
-        done = {row["migration_id"] for row in await record.select(record.migration_id).run()}
+        # Only reads when nothing is to be done, so the service can start on a
+        # database that is read-only (it then answers 503 to writes).
+        try:
+            rows = await record.select(record.migration_id).run()
+        except Exception:  # no record table yet (a fresh database)
+            await record.create_table(if_not_exists=True).run()
+            rows = []
+        done = {row["migration_id"] for row in rows}
         applied: list[str] = []
         for module in migration_modules():
             if module.ID in done:

@@ -17,11 +17,37 @@ class CredentialStore:
 
     def __init__(self, tables: Tables, box: SecretBox | None) -> None:
         self._table = tables.channel_credential
+        self._pending = tables.pending_connection
         self._box = box
 
     def require_writable(self) -> None:
         """Unavailable (503) unless accounts can be sealed: check before exchanging a code."""
         self._require_box()
+
+    async def begin(self, merchant_id: str, channel: str) -> None:
+        """Record a connection under way, before a single-use code is exchanged: a
+        database that cannot take this write fails here, while the code is still good."""
+        self._require_box()
+        pending = self._pending
+        await (
+            pending.insert(
+                pending(
+                    connection_key=f"{merchant_id}:{channel}",
+                    merchant_id=merchant_id,
+                    channel=channel,
+                    started_at=datetime.now(UTC),
+                )
+            )
+            .on_conflict(
+                target=pending.connection_key, action="DO UPDATE", values=[pending.started_at]
+            )
+            .run()
+        )
+
+    async def abandon(self, merchant_id: str, channel: str) -> None:
+        """Forget a connection under way (the exchange was refused)."""
+        pending = self._pending
+        await pending.delete().where(pending.connection_key == f"{merchant_id}:{channel}").run()
 
     def _require_box(self) -> SecretBox:
         if self._box is None:
@@ -29,7 +55,7 @@ class CredentialStore:
         return self._box
 
     async def save(self, merchant_id: str, channel: str, account: Any) -> None:
-        """Seal the msgspec-encoded account and upsert it."""
+        """Seal the msgspec-encoded account and upsert it; the connection is no longer pending."""
         box = self._require_box()
         ciphertext = box.seal(msgspec.json.encode(account))
         table = self._table
@@ -52,6 +78,7 @@ class CredentialStore:
             )
             .run()
         )
+        await self.abandon(merchant_id, channel)
 
     async def load(self, merchant_id: str, channel: str) -> bytes | None:
         """The decrypted msgspec JSON of the stored account, or None."""

@@ -32,6 +32,7 @@ class Tables:
     console_oauth_state: Any
     shadow_divergence: Any
     service_state: Any
+    pending_connection: Any
 
 
 def build_tables(engine: Engine) -> Tables:
@@ -98,6 +99,14 @@ def build_tables(engine: Engine) -> Tables:
         value = Text()
         updated_at = Timestamptz()
 
+    class PendingConnection(Table, db=engine, tablename="pending_connection"):
+        """A channel account being connected: written before the code is exchanged."""
+
+        connection_key = Varchar(length=100, unique=True)
+        merchant_id = Varchar(length=64)
+        channel = Varchar(length=32)
+        started_at = Timestamptz()
+
     return Tables(
         merchant=Merchant,
         channel_credential=ChannelCredential,
@@ -107,4 +116,5 @@ def build_tables(engine: Engine) -> Tables:
         console_oauth_state=ConsoleOauthState,
         shadow_divergence=ShadowDivergence,
         service_state=ServiceState,
+        pending_connection=PendingConnection,
     )

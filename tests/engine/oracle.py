@@ -57,9 +57,9 @@ def facts_of(request: DecideRequest) -> dict[str, Any]:
     return facts
 
 
-def _to_ten_thousandths(price: Decimal) -> float:
+def _to_ten_thousandths(price: str) -> float:
     """Prices reach the rules to 0.0001 (half to even), as the contract's money allows."""
-    return float(price.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+    return float(Decimal(price).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
 
 
 def params_of(

@@ -13,13 +13,14 @@ of the random tests so they check the logic, not that one limit, every run.
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from hypothesis import strategies as st
 
-from engine.types import DecideRequest, Settings
+from engine.types import MONEY_PATTERN, DecideRequest, Settings
 
 CATEGORIES = [
     "Apparel", "Jewelry", "Watches", "Luxury", "Home", "", "jewelry", "Jewelry ",
@@ -52,8 +53,16 @@ def prices(pool: list[float] | None = None) -> st.SearchStrategy[str]:
     cents = st.integers(0, 100_000_000).map(lambda c: str(Decimal(c) / 100))
     if not pool:
         return cents
-    exact = [repr(p) for p in pool if 0.01 <= p <= 1_000_000_000 or p == 0]
+    exact = [money for p in pool if (money := _as_money(p)) is not None]
     return st.one_of(cents, st.sampled_from(exact)) if exact else cents
+
+
+def _as_money(value: float) -> str | None:
+    """`value` as a canonical money string (engine.types.MONEY_PATTERN), if it is one."""
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if re.fullmatch(MONEY_PATTERN, text) else None
 
 
 def product_dicts(

@@ -483,7 +483,7 @@ def _priced(price: str, n: float) -> DecideRequest:
 def test_numbers_at_the_edges_of_the_domain_decide(threshold: float, n: float) -> None:
     """Parameters and literals from 0.0001 to 1e15 in size reach durable-rules exactly."""
     policy_set, engine = _number_policy(threshold)
-    for price in ("0.5", "1000000000", "0.00001", "0.00015"):
+    for price in ("0.5", "999999999.9999", "0.0001", "0.0015", "0"):
         check_agrees(engine, policy_set, _priced(price, n), None)
 
 
@@ -502,7 +502,9 @@ def test_overrides_durable_rules_cannot_read_are_refused(n: float) -> None:
     assert raised.value.field == "overrides.n"
 
 
-def test_tiny_prices_decide() -> None:
-    """A price below 0.0001 reaches the rules as 0 (prices are rounded to 0.0001)."""
+def test_prices_finer_than_the_rules_see_are_refused() -> None:
+    """Money has at most 4 decimals, the precision the rules compare at."""
     _, engine = _number_policy(100)
-    assert engine.decide(_priced("0.00001", 1.5)).rule_id == "hit"
+    assert engine.decide(_priced("0.0001", 1.5)).rule_id == "hit"
+    with pytest.raises(msgspec.ValidationError, match="proposed_price"):
+        _priced("0.00001", 1.5)

@@ -19,14 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
 import pytest
 
-from server.app import create_app
 from server.config import REPO_POLICY_DIR, ServiceConfig
 from server.processes.redis_private import free_port
 from server.processes.uvicorn_thread import UvicornThread
-from tests.server.helpers import Api, connector_env, live_server
+from tests.server.helpers import Api, connector_env, serving_api
 from tests.server.postgres_db import ensure_database, where
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -106,6 +104,8 @@ def config(database_url: str, policy_dir: Path, redis_url: str) -> ServiceConfig
         admin_token="admin-" + secrets.token_urlsafe(24),
         secret_key=secrets.token_urlsafe(32),
         env=connector_env(f"http://127.0.0.1:{free_port()}"),
+        # Keys in the shared Redis (rate budgets) are this test's own.
+        redis_prefix=f"test-{secrets.token_hex(6)}",
     )
 
 
@@ -124,10 +124,5 @@ def sandbox_url() -> Iterator[str]:
 @pytest.fixture
 def api(config: ServiceConfig) -> Iterator[Api]:
     """The app for `config` under uvicorn on loopback, with an httpx client."""
-    app = create_app(config)
-    server = live_server(app)
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            yield Api(url=server.url, config=config, http=http, app=app)
-    finally:
-        server.stop()
+    with serving_api(config) as running:
+        yield running

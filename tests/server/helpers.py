@@ -37,16 +37,24 @@ def live_server(app: Litestar) -> UvicornThread:
 
 
 @contextmanager
-def serving(config: ServiceConfig) -> Iterator[httpx.Client]:
-    """An app for `config` on loopback, with a client for it; stopped afterwards."""
+def serving_api(config: ServiceConfig, timeout: float = 30) -> Iterator[Api]:
+    """An app for `config` on loopback with a client, as an Api; stopped afterwards."""
     from server.app import create_app
 
-    server = live_server(create_app(config))
+    app = create_app(config)
+    server = live_server(app)
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
+        with httpx.Client(base_url=server.url, timeout=timeout) as http:
+            yield Api(url=server.url, config=config, http=http, app=app)
     finally:
         server.stop()
+
+
+@contextmanager
+def serving(config: ServiceConfig) -> Iterator[httpx.Client]:
+    """An app for `config` on loopback, with a client for it; stopped afterwards."""
+    with serving_api(config) as api:
+        yield api.http
 
 
 def poll(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -11,7 +14,8 @@ from litestar.testing import RequestFactory
 from engine.problems import PolicyProblems, Problem
 from engine.types import DecisionError
 from server import auth, errors
-from server.api.problems import PROBLEM_JSON, handle_exception, problem_map
+from server.api.decoding import BodyInvalid, BodyMalformed
+from server.api.problems import PROBLEM_JSON, InvalidParam, handle_exception, problem_map
 
 TABLE: list[tuple[Exception, int]] = [
     (auth.Unauthenticated("no token"), 401),
@@ -19,6 +23,8 @@ TABLE: list[tuple[Exception, int]] = [
     (errors.NotFound("no merchant"), 404),
     (errors.Conflict("exists"), 409),
     (errors.InvalidInput("bad", "field"), 422),
+    (errors.InvalidFields("bad items", [("items[5].x", "bad"), ("items[9].y", "bad")]), 422),
+    (errors.RateLimited("too many", retry_after=3), 429),
     (DecisionError("unknown version", "policy_version"), 422),
     (PolicyProblems([Problem("a.yaml", 3, 5, "bad value")]), 422),
     (errors.UpstreamFailed("ebay down"), 502),
@@ -27,8 +33,19 @@ TABLE: list[tuple[Exception, int]] = [
     (ValidationException(extra=[{"message": "Input data was truncated", "key": "data"}]), 400),
     (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 400),
     (RecursionError("too deep"), 400),
+    (BodyMalformed("not JSON"), 400),
+    (BodyInvalid([InvalidParam("a", "bad"), InvalidParam("b", "bad")]), 422),
+    (sqlite3.OperationalError("database is locked"), 503),
+    (sqlite3.OperationalError("attempt to write a readonly database"), 503),
+    (asyncpg.exceptions.ReadOnlySQLTransactionError("read-only"), 503),
+    (asyncpg.exceptions.LockNotAvailableError("lock timeout"), 503),
+    (ConnectionRefusedError("no postgres"), 503),
+    (sqlite3.IntegrityError("UNIQUE constraint failed"), 500),
     (RuntimeError("token=supersecret"), 500),
 ]
+
+# Statuses that must tell the client when to come back.
+RETRY_AFTER = {429, 503}
 
 
 @pytest.mark.parametrize(("exc", "status"), TABLE, ids=[type(e).__name__ for e, _ in TABLE])
@@ -40,6 +57,10 @@ def test_error_maps_to_problem(exc: Exception, status: int) -> None:
     body = msgspec.to_builtins(response.content)
     assert body["status"] == status and body["title"] and body["detail"]
     assert "supersecret" not in body["detail"]  # unexpected errors never echo their text
+    if status in RETRY_AFTER:
+        assert int(response.headers["Retry-After"]) >= 1
+    if status == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_field_errors_name_the_field() -> None:

@@ -1,83 +1,89 @@
-"""Property-based run of schemathesis over the app's own OpenAPI document:
-no generated request may get a 5xx or an answer that breaks the schema."""
+"""Schemathesis over the served OpenAPI document: every check, every phase (the
+stateful one included), on both database backends, must report nothing.
+
+The CLI runs as it would against any deployment: the document at
+/schema/openapi.json, the admin token, the connectors pointed at the sandbox so
+that credentials the fuzzer happens to get right are exchanged there (never
+outside). Under CI (`CI` set) the generation is deterministic, so a red run is
+reproducible; elsewhere every run draws new inputs.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis.checks import not_a_server_error
-from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from server.app import create_app
 from server.config import ServiceConfig
-from tests.server.helpers import Api, connector_env, live_server
+from tests.server.helpers import Api, connector_env, serving_api
 
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 8
+
+# What the document cannot say, declared once:
+# - an authorization code or token is well-formed yet refused by the marketplace:
+#   that is a 422 (the exchange failed), however valid the body;
+# - a report window must run forwards (since before until) within 1970..9999: a rule
+#   between and within date-times that a schema cannot state;
+# - the coverage phase of the batch would send 10,000-item batches with traces at
+#   every boundary (seconds each); batch limits are tested in test_api_bad_input.
+CONFIG = """
+[[operations]]
+include-path-regex = "/credentials$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
+
+[[operations]]
+include-path-regex = "^/v1/policies/[^/]+/(stats|shadow)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 422]
+
+[[operations]]
+include-path = "/v1/decide/batch"
+phases.coverage.enabled = false
+"""
 
 
 @pytest.fixture
 def fuzzed_api(config: ServiceConfig, sandbox_url: str) -> Iterator[Api]:
-    """The app with its connectors pointed at the sandbox, so that credentials
-    the fuzzer happens to get right are exchanged there (never outside)."""
-    config = dataclasses.replace(config, env=connector_env(sandbox_url))
-    app = create_app(config)
-    server = live_server(app)
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            yield Api(url=server.url, config=config, http=http, app=app)
-    finally:
-        server.stop()
+    with serving_api(dataclasses.replace(config, env=connector_env(sandbox_url)), 60) as api:
+        yield api
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_openapi_fuzzing_finds_no_server_error(fuzzed_api: Api) -> None:
+def test_schemathesis_finds_nothing(fuzzed_api: Api, tmp_path: Path) -> None:
     api = fuzzed_api
     api.create_merchant("acme", enabled_external_channels=["ebay", "amazon"])
-    schema = schemathesis.openapi.from_url(f"{api.url}/schema/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) >= 10
-    checks = [
-        not_a_server_error,
-        response_schema_conformance,
-        content_type_conformance,
-        status_code_conformance,
+    (tmp_path / "schemathesis.toml").write_text(CONFIG)
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(tmp_path / "schemathesis.toml"),
+        "run",
+        f"{api.url}/schema/openapi.json",
+        "--header",
+        f"Authorization: Bearer {api.config.admin_token}",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "30",
+        "--no-color",
     ]
-    statuses: list[int] = []
-    for operation, mode in itertools.product(operations, list(GenerationMode)):
-        if operation.path == "/v1/policies/reload":
-            continue  # reload is covered by test_api_reload; fuzzing it only repeats one call
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case: schemathesis.Case) -> None:
-            response = case.call_and_validate(base_url=api.url, headers=api.admin, checks=checks)
-            statuses.append(response.status_code)
-
-        try:
-            check()
-        except Unsatisfiable:
-            # Nothing in an operation without parameters or body can be made invalid.
-            assert mode is GenerationMode.NEGATIVE, operation.label
-    # The run really exercised the API: many calls, both accepted and refused inputs.
-    assert len(statuses) >= 10 * len(operations)
-    assert any(s < 300 for s in statuses) and any(400 <= s < 500 for s in statuses)
-    print({s: statuses.count(s) for s in sorted(set(statuses))})
+    command += ["--generation-deterministic"] if os.environ.get("CI") else []
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report[-20_000:]
+    # The run reached every operation and the stateful phase followed links.
+    selected = re.search(r"Operations:\s+(\d+) selected / (\d+) total", report)
+    assert selected and selected[1] == selected[2] and int(selected[1]) >= 13, report[-3000:]
+    scenarios = re.search(r"Stateful \(in [^)]*\)\s+Scenarios:\s+(\d+)", report)
+    assert scenarios and int(scenarios[1]) >= 1, report[-3000:]

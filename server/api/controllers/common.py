@@ -8,16 +8,13 @@ from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
+from engine.types import CHANNEL_NAME_PATTERN, IDENTIFIER_PATTERN
 from server.api.problems import PROBLEM_JSON, ProblemDetails
 from server.services import Services
 
 # Path segments naming a merchant or a channel: the same shape as in bodies.
-MerchantId = Annotated[
-    str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-]
-ChannelPath = Annotated[
-    str, PathParameter(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_-]*$")
-]
+MerchantId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
+ChannelPath = Annotated[str, PathParameter(max_length=32, pattern=CHANNEL_NAME_PATTERN)]
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
@@ -28,9 +25,11 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Already exists",
     413: "Request body too large",
-    422: "Invalid input; invalid_params names the fields",
+    415: "The body is not application/json",
+    422: "Invalid input; invalid_params names every offending field",
+    429: "Over the key's decision budget; retry after Retry-After seconds",
     502: "The marketplace failed",
-    503: "A dependency is unavailable",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
 }
 
 

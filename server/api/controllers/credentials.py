@@ -25,7 +25,7 @@ from server.api.types import ChannelCredentials
 from server.db.credentials import CredentialStore
 from server.errors import NotFound
 
-_CHANNEL_PROBLEMS = (400, 401, 403, 404, 422)
+_CHANNEL_PROBLEMS = (400, 401, 403, 404, 422, 503)
 
 
 class CredentialsController(Controller):
@@ -36,7 +36,7 @@ class CredentialsController(Controller):
     @put(
         "/",
         status_code=204,
-        responses=problem_responses(400, 401, 403, 404, 413, 422, 502, 503),
+        responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 502, 503),
     )
     async def put_credentials(
         self,

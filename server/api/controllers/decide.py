@@ -5,6 +5,10 @@ bare Litestar route of the same shapes): the caller is authenticated before the
 body is read, from the key cache; the body is decoded by msgspec straight into
 its Struct; settings come from the per-merchant cache; the answer is encoded
 once, to bytes. Nothing is built per request that can be built once.
+
+Bodies are decoded strictly and every refused field named (server.api.decoding);
+every row a merchant key writes is counted against its budget
+(server.write_budget) before any decision is made.
 """
 
 from __future__ import annotations
@@ -22,23 +26,24 @@ from msgspec.structs import replace
 from engine.types import DecideRequest, Decision, DecisionError, Settings
 from server.api.body import JsonAnswer, decode_body, documented
 from server.api.controllers.common import BEARER, problem_responses, services
+from server.api.decoding import BodyDecoder
 from server.api.types import DecideBatch, DecisionBatch
 from server.auth import Forbidden
 from server.db.decision_log import log_row
-from server.errors import InvalidInput
+from server.errors import InvalidFields
 
 _YIELD_EVERY = 500
 _JSON = "application/json"
 
-_decide_decoder = msgspec.json.Decoder(DecideRequest)
-_batch_decoder = msgspec.json.Decoder(DecideBatch)
+_decide_decoder = BodyDecoder(DecideRequest)
+_batch_decoder = BodyDecoder(DecideBatch)
 _encode = msgspec.json.Encoder().encode
 
 
 def _answers(data_type: type, description: str) -> dict[int, ResponseSpec]:
     return {
         200: ResponseSpec(data_container=data_type, description=description, media_type=_JSON),
-        **problem_responses(400, 401, 403, 404, 413, 422, 503),
+        **problem_responses(400, 401, 403, 404, 413, 415, 422, 429, 503),
     }
 
 
@@ -61,6 +66,7 @@ class DecideController(Controller):
         data = await decode_body(request, _decide_decoder, svc.config.max_body_bytes)
         if not principal.may_act_for(data.merchant_id):
             raise Forbidden("this token may not act for that merchant")
+        await svc.write_budget.spend(principal, 1)
         settings = await svc.merchants.settings(data.merchant_id)
         engine = svc.policies.engine
         decision = engine.decide(data, settings)
@@ -88,7 +94,8 @@ class DecideController(Controller):
 
         Each decision's `trace` is left empty unless `?trace=true`, and its
         `parameters` unless `?parameters=true`: they would double the work and
-        the size of a large answer, and /v1/decide gives both per item.
+        the size of a large answer, and /v1/decide gives both per item. A batch
+        with refused items is refused whole, naming every refused item.
         """
         svc = services(request)
         principal = await svc.authenticate(request)
@@ -99,12 +106,14 @@ class DecideController(Controller):
                 if not principal.may_act_for(item.merchant_id):
                     raise Forbidden(f"this token may not act for merchant {item.merchant_id!r}")
                 settings[item.merchant_id] = await svc.merchants.settings(item.merchant_id)
+        await svc.write_budget.spend(principal, len(data.items))
         engine = svc.policies.engine  # one policy set for the whole batch, even across a reload
         decide = engine.decide
         log = svc.decision_log
         created_at = log.created_at()
         decisions: list[Decision] = []
         rows: list[tuple[Any, ...]] = []
+        refused: list[tuple[str, str]] = []
         for index, item in enumerate(data.items):
             if index and index % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let other requests in between chunks of a large batch
@@ -112,9 +121,12 @@ class DecideController(Controller):
             try:
                 decision = decide(item, merchant_settings, trace=trace)
             except DecisionError as exc:
-                raise InvalidInput(str(exc), f"items[{index}].{exc.field}") from exc
+                refused.append((f"items[{index}].{exc.field}", str(exc)))
+                continue
             decisions.append(decision)
             rows.append(log_row(item, decision, created_at, merchant_settings))
+        if refused:
+            raise InvalidFields(f"{len(refused)} of {len(data.items)} items refused", refused)
         await log.record_rows(rows)
         svc.metrics.count_decisions(decisions)
         if engine.shadowing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from server.api.controllers.common import services
 from server.api.types import Health, Readiness
@@ -19,9 +20,17 @@ class HealthController(Controller):
         """The process is up."""
         return Health(status="ok")
 
-    @get("/ready", responses=None)
+    @get(
+        "/ready",
+        responses={
+            503: ResponseSpec(
+                data_container=Readiness, description="A dependency is not usable; see checks"
+            )
+        },
+    )
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
-        """200 when database, Redis and policies are usable, else 503 with the failing checks."""
+        """200 when the database (read and write), Redis and policies are usable, else 503
+        with the failing checks."""
         checks = await services(request).readiness()
         ok = all(v == "ok" for v in checks.values())
         return Response(

@@ -50,7 +50,12 @@ class PolicyController(Controller):
         await svc.authenticate(request)
         return PolicyList(policies=svc.policies.summary())
 
-    @post("/reload", status_code=200, responses=problem_responses(401, 403, 422))
+    @post(
+        "/reload",
+        status_code=200,
+        opt={"admin": True},
+        responses=problem_responses(401, 403, 422, 503),
+    )
     async def reload(self, request: Request[Any, Any, Any]) -> PolicyList:
         """Re-read the policy folder; on any problem the previous policies stay in force.
 
@@ -168,6 +173,10 @@ async def _scope(
     """The caller's services, merchant filter and time window for a report."""
     svc = services(request)
     principal = await svc.authenticate(request)
+    for field in ("since", "until"):  # Litestar would also read a bare number as a timestamp
+        raw = request.query_params.get(field)
+        if raw is not None and not _RFC3339.match(raw):
+            raise InvalidInput(f"{field} must be an RFC 3339 date-time, e.g. ...T00:00:00Z", field)
     start, end = _window(since, until)
     return svc, _merchant_scope(principal, merchant_id), start, end
 
@@ -183,6 +192,10 @@ def _merchant_scope(principal: Principal, merchant_id: str | None) -> str | None
     return principal.merchant_id
 
 
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"  # date and time
+    r"([Zz]|[+-]\d{2}:?\d{2})?\Z"  # zone
+)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 

@@ -1,0 +1,77 @@
+"""Checks that run before a request body is read.
+
+Litestar runs guards before it extracts the handler's arguments (HTTPRoute.handle
+calls `authorize_connection` ahead of `_get_response_for_request`), so nothing of
+the body is read or decoded for a caller without a valid token, nor for a body
+that is not JSON:
+
+1. every `/v1/` route needs a valid bearer token (401);
+2. a handler marked `opt={"admin": True}` needs the admin token, and a path that
+   names a merchant needs the admin or that merchant's key (403);
+3. a handler that takes a JSON body gets `application/json` or 415.
+
+The principal found is kept on the request, so handlers authorize against it
+without a second lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
+
+from server import auth
+from server.api.decoding import body_decoder
+
+API_PREFIX = "/v1/"
+
+
+class UnsupportedMediaType(HTTPException):
+    status_code = 415
+
+
+async def api_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Authenticate, authorize what the path says, and check the body's media type."""
+    scope: Any = connection.scope
+    if not scope["path"].startswith(API_PREFIX) or scope.get("method") == "OPTIONS":
+        return  # OPTIONS says which methods exist: no token needed (nor sent by browsers)
+    services = connection.app.state.services
+    principal = await services.authenticate(connection)
+    connection.scope.setdefault("state", {})[auth.PRINCIPAL_STATE_KEY] = principal
+    if handler.opt.get("admin") and not principal.is_admin:
+        raise auth.Forbidden("this call needs the admin token")
+    merchant_id = connection.path_params.get("merchant_id")
+    if isinstance(merchant_id, str) and not principal.may_act_for(merchant_id):
+        raise auth.Forbidden("this token may not act for that merchant")
+    if body_decoder(handler) is not None:
+        check_json_media_type(connection)
+
+
+def check_json_media_type(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """415 unless the body is JSON; a request without any body is left to say 400."""
+    content_type = connection.headers.get("content-type")
+    if content_type is None:
+        if connection.headers.get("content-length", "0") == "0" and (
+            "transfer-encoding" not in connection.headers
+        ):
+            return
+        raise UnsupportedMediaType(detail="send the body as application/json")
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise UnsupportedMediaType(
+            detail=f"the body must be application/json, not {media[:100] or 'empty'}"
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            raise UnsupportedMediaType(detail="JSON bodies are UTF-8; send charset=utf-8 or none")
