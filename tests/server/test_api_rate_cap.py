@@ -95,8 +95,9 @@ def test_the_decide_path_does_not_ask_redis_per_request(api: Api) -> None:
 
 def test_without_redis_each_process_still_caps(config: ServiceConfig) -> None:
     merchant = f"m-{secrets.token_hex(4)}"
+    with serving_api(config) as api:  # created while Redis answers
+        key = api.create_merchant(merchant)
     away = f"redis://127.0.0.1:{free_port()}/0"
     with serving_api(_capped(config, "30 per 10 seconds", redis_url=away)) as api:
-        key = api.create_merchant(merchant)
         assert _batch(api, key, merchant, 20).status_code == 200
         _assert_429(_batch(api, key, merchant, 20))

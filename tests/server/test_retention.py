@@ -11,15 +11,17 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from piccolo.engine.sqlite import SQLiteEngine
 
 from engine import Engine, load_policy_dir
 from engine.types import DecideRequest
 from server.app import create_app
 from server.config import REPO_POLICY_DIR, ServiceConfig
 from server.db.connection import make_engine, migrate
-from server.db.decision_log import log_row
+from server.db.decision_log import DecisionLog, log_row
 from server.db.retention import cutoff, prune_decisions
 from server.db.tables import Tables, build_tables
 from tests.server.helpers import decide_body, live_server
@@ -36,14 +38,19 @@ async def _tables(database_url: str) -> Tables:
 
 
 async def _insert(tables: Tables, ages_days: list[float]) -> None:
+    """Decisions logged `age` days ago, written as the decision log writes them."""
     now = datetime.now(UTC)
     request = msgspec.convert(decide_body(), DecideRequest)
+    log = DecisionLog(tables)
+    sqlite = isinstance(tables.decision_log._meta.db, SQLiteEngine)
     rows = []
     for age in ages_days:
-        row = log_row(request, POLICY.decide(request), now - timedelta(days=age))
-        rows.append(tables.decision_log(**row))
-    for start in range(0, len(rows), 200):
-        await tables.decision_log.insert(*rows[start : start + 200]).run()
+        created = now - timedelta(days=age)
+        # As DecisionLog.created_at() stores it: SQLite keeps piccolo's text form.
+        stamp: Any = created.strftime("%Y-%m-%d %H:%M:%S.%f+00:00") if sqlite else created
+        rows.append(log_row(request, POLICY.decide(request), stamp))
+    await log.record_rows(rows)
+    await log.drain()
 
 
 async def _ages(tables: Tables) -> list[float]:
