@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from piccolo.columns import JSON, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Integer, Text, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
 
@@ -33,6 +33,12 @@ class Tables:
     shadow_divergence: Any
     service_state: Any
     pending_connection: Any
+    campaign: Any
+    campaign_listing: Any
+    store_price_change: Any
+    synced_sale: Any
+    idempotency_key: Any
+    campaign_event: Any
 
 
 def build_tables(engine: Engine) -> Tables:
@@ -107,6 +113,89 @@ def build_tables(engine: Engine) -> Tables:
         channel = Varchar(length=32)
         started_at = Timestamptz()
 
+    class Campaign(Table, db=engine, tablename="campaign"):
+        """One executed decision. `version` grows with every write (compare-and-set)."""
+
+        campaign_id = Varchar(length=64, unique=True)
+        merchant_id = Varchar(length=64, index=True)
+        status = Varchar(length=16, index=True)
+        decision_id = Varchar(length=64)
+        decision = JSON(default="{}")
+        request = JSON(default="{}")  # the DecideRequest executed (product ids, title, ...)
+        clearance_price = Varchar(length=16)
+        ends_at = Timestamptz(index=True)
+        end_reason = Varchar(length=16, null=True, default=None)
+        end_requested_at = Timestamptz(null=True, default=None)
+        end_verified_at = Timestamptz(null=True, default=None)
+        version = Integer(default=0)
+        created_at = Timestamptz(index=True)
+        updated_at = Timestamptz()
+
+    class CampaignListing(Table, db=engine, tablename="campaign_listing"):
+        """One listing per campaign and channel."""
+
+        listing_key = Varchar(length=100, unique=True)  # campaign_id:channel
+        campaign_id = Varchar(length=64, index=True)
+        channel = Varchar(length=32)
+        sku = Varchar(length=50)
+        external_listing_id = Varchar(length=100, null=True, default=None)
+        status = Varchar(length=16)
+        allocated_units = Integer(default=0)
+        units_sold = Integer(default=0)
+        attempted = Integer(default=0)  # 0/1: a create call was made
+        verified_ended = Integer(default=0)  # 0/1: seen ended on the marketplace
+        last_error = Text(null=True, default=None)
+        updated_at = Timestamptz()
+
+    class StorePriceChange(Table, db=engine, tablename="store_price_change"):
+        """The store price a campaign set, and what it was before."""
+
+        campaign_id = Varchar(length=64, unique=True)
+        merchant_id = Varchar(length=64, index=True)
+        product_id = Varchar(length=64)
+        variant_id = Varchar(length=64)
+        status = Varchar(length=16)
+        price_before = Varchar(length=16, null=True, default=None)
+        clearance_price = Varchar(length=16)
+        last_error = Text(null=True, default=None)
+        set_at = Timestamptz(null=True, default=None)
+        reverted_at = Timestamptz(null=True, default=None)
+
+    class SyncedSale(Table, db=engine, tablename="synced_sale"):
+        """A marketplace order line, counted once however often sales are synced."""
+
+        sale_key = Varchar(length=200, unique=True)  # channel:order_id:sku
+        campaign_id = Varchar(length=64, index=True)
+        merchant_id = Varchar(length=64, index=True)
+        channel = Varchar(length=32)
+        order_id = Varchar(length=100)
+        sku = Varchar(length=50)
+        units = Integer(default=0)
+        revenue = Varchar(length=20)
+        currency = Varchar(length=3)
+        sold_at = Timestamptz()
+
+    class IdempotencyKey(Table, db=engine, tablename="idempotency_key"):
+        """An `Idempotency-Key` of /v1/execute: the same key and body give the same campaign."""
+
+        key_id = Varchar(length=300, unique=True)  # merchant_id:key
+        merchant_id = Varchar(length=64, index=True)
+        body_sha256 = Varchar(length=64)
+        campaign_id = Varchar(length=64)
+        created_at = Timestamptz(index=True)
+
+    class CampaignEvent(Table, db=engine, tablename="campaign_event"):
+        """The campaign's timeline: one row per step and attempt (never a secret)."""
+
+        campaign_id = Varchar(length=64, index=True)
+        step = Varchar(length=32)
+        channel = Varchar(length=32, null=True, default=None)
+        attempt = Integer(default=1)
+        call = Text(default="")
+        outcome = Varchar(length=16)
+        detail = Text(null=True, default=None)
+        created_at = Timestamptz(index=True)
+
     return Tables(
         merchant=Merchant,
         channel_credential=ChannelCredential,
@@ -117,4 +206,10 @@ def build_tables(engine: Engine) -> Tables:
         shadow_divergence=ShadowDivergence,
         service_state=ServiceState,
         pending_connection=PendingConnection,
+        campaign=Campaign,
+        campaign_listing=CampaignListing,
+        store_price_change=StorePriceChange,
+        synced_sale=SyncedSale,
+        idempotency_key=IdempotencyKey,
+        campaign_event=CampaignEvent,
     )
