@@ -33,8 +33,10 @@ STATUSES: Final[tuple[CampaignStatus, ...]] = (
 )
 FINAL_STATUSES: Final = frozenset({"failed", "completed", "cancelled"})
 
-StoreStatus = Literal["pending", "applied", "failed", "skipped", "reverted", "kept"]
-""""applied": the clearance price is on the store; "skipped": never set (ended first);
+StoreStatus = Literal["pending", "setting", "applied", "failed", "skipped", "reverted", "kept"]
+""""setting": the price before is read and kept, and a call setting the clearance price may be
+under way (or may have landed before its worker died), so the end must read the store back;
+"applied": the clearance price is on the store; "skipped": never set (ended first);
 "reverted": the price before is back and was read back; "kept": someone changed the price by
 hand during the campaign, so the end left their price alone."""
 
@@ -98,7 +100,7 @@ class CampaignState(msgspec.Struct, frozen=True):
 
     def price_outstanding(self) -> bool:
         """The clearance price may still be on the store (the end must revert it)."""
-        return self.store.status in ("pending", "applied")
+        return self.store.status in ("pending", "setting", "applied")
 
     def listings_outstanding(self) -> list[str]:
         """Channels whose listing may still be live on its marketplace."""
@@ -139,7 +141,19 @@ def new_campaign(
 # Events: what a job observed. Each is applied by `apply`.
 
 
+class PriceAttempted(msgspec.Struct, frozen=True, tag=True):
+    """The price before was read and the clearance price is about to be set (recorded first,
+    like ListingAttempted: a re-run after a crash keeps this price before instead of reading
+    the clearance price it set itself, and the end reads the store back)."""
+
+    price_before: str
+    at: datetime
+
+
 class PriceSet(msgspec.Struct, frozen=True, tag=True):
+    """The clearance price is on the store. `price_before` is used only when no
+    PriceAttempted recorded one (the first read is the one that saw the merchant's price)."""
+
     price_before: str
     at: datetime
 
@@ -213,7 +227,8 @@ class EndVerified(msgspec.Struct, frozen=True, tag=True):
 
 
 Event = (
-    PriceSet
+    PriceAttempted
+    | PriceSet
     | PriceFailed
     | ListingAttempted
     | ListingCreated
@@ -232,17 +247,26 @@ def apply(state: CampaignState, event: Event) -> CampaignState:
     if state.final:
         raise IllegalTransition(f"the campaign is {state.status}: {type(event).__name__} refused")
     match event:
-        case PriceSet(price_before=before):
+        case PriceAttempted(price_before=before):
+            if state.store.status == "setting":
+                return state  # a re-run: the first price before stands
             if state.store.status != "pending":
+                # "skipped": the end came first, so the price must not be set now.
+                raise IllegalTransition(f"the store price is {state.store.status}: not setting it")
+            return replace(state, store=StoreState(status="setting", price_before=before))
+        case PriceSet(price_before=before):
+            # Allowed after an end was requested too ("skipped": the end came while the call
+            # was under way): the price is then on the store and the end must revert it, so
+            # recording it is what keeps it from being lost.
+            if state.store.status not in ("pending", "setting", "skipped"):
                 raise IllegalTransition(f"the store price is {state.store.status} already")
-            # Allowed after an end was requested too: the price is then on the store and the
-            # end must revert it, so recording it is what keeps it from being lost.
-            state = replace(state, store=StoreState(status="applied", price_before=before))
+            kept_before = state.store.price_before or before
+            state = replace(state, store=StoreState(status="applied", price_before=kept_before))
             if state.end is None:
                 state = replace(state, status="executing")
             return _settle(state)
         case PriceFailed(error=error):
-            if state.store.status != "pending":
+            if state.store.status not in ("pending", "setting"):
                 raise IllegalTransition(f"the store price is {state.store.status} already")
             skipped = tuple(
                 replace(item, status="skipped", error="not listed: the store price failed")
@@ -286,6 +310,7 @@ def apply(state: CampaignState, event: Event) -> CampaignState:
                 return state  # asked twice: the first reason stands
             state = replace(state, end=EndState(reason=reason, requested_at=at))
             # What was never started never will be: no store price yet, no listing attempted.
+            # A price being set ("setting") stays outstanding: the end reads the store back.
             if state.store.status == "pending":
                 state = replace(state, store=StoreState(status="skipped"))
             listings = tuple(
@@ -297,12 +322,12 @@ def apply(state: CampaignState, event: Event) -> CampaignState:
             return replace(state, listings=listings)
         case PriceReverted():
             _require_end(state, "revert the price")
-            if state.store.status != "applied":
+            if state.store.status not in ("applied", "setting"):
                 raise IllegalTransition(f"the store price is {state.store.status}: no revert")
             return replace(state, store=replace(state.store, status="reverted"))
         case PriceKept():
             _require_end(state, "keep a changed price")
-            if state.store.status != "applied":
+            if state.store.status not in ("applied", "setting"):
                 raise IllegalTransition(f"the store price is {state.store.status}: no revert")
             return replace(state, store=replace(state.store, status="kept"))
         case ListingWithdrawn(channel=channel, units_sold=sold):
