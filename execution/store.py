@@ -31,6 +31,10 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with another body (409)."""
 
 
+class CampaignIdTaken(Exception):
+    """The campaign id asked for belongs to a campaign made under another key (409)."""
+
+
 class CampaignMissing(Exception):
     """No campaign with that id."""
 
@@ -98,12 +102,15 @@ class CampaignStore:
         """Store a new campaign under its idempotency key; returns (campaign, created).
 
         The same key and body give back the campaign made the first time (created False);
-        the same key and another body raise IdempotencyConflict. The key is written first:
-        when two identical requests race, one campaign is made."""
+        the same key and another body raise IdempotencyConflict; a `campaign_id` that a
+        campaign made under another key has raises CampaignIdTaken. The key is written
+        first: when two identical requests race, one campaign is made. `campaign_id` must
+        follow from the key and body (given in it, or derived from the key), so that the
+        `state` and `skus` built for it fit the id a key written earlier names."""
         keys = self._t.idempotency_key
         key_id = f"{merchant_id}:{idempotency_key}"
         now = self._clock()
-        await (
+        inserted = await (
             keys.insert(
                 keys(
                     key_id=key_id,
@@ -114,23 +121,54 @@ class CampaignStore:
                 )
             )
             .on_conflict(target=keys.key_id, action="DO NOTHING")
+            .returning(keys.id)
             .run()
         )
         row = await keys.select().where(keys.key_id == key_id).first().run()
         if row["body_sha256"] != body_sha256:
             raise IdempotencyConflict("this Idempotency-Key was used with another request body")
-        existing = await self.get(row["campaign_id"])
-        if existing is not None:
-            return existing, False
-        # A first attempt that wrote the key and died before the campaign: finish it now,
-        # under the id the key names.
+        # A key written before names the campaign (a first attempt may have died before
+        # making it: finish it now, under that id).
         campaign_id = row["campaign_id"]
-        await self._insert(
-            campaign_id, merchant_id, request, decision, state, skus, product_id, variant_id, now
+        existing = await self.get(campaign_id)
+        if existing is None:
+            try:
+                await self._insert(
+                    campaign_id,
+                    merchant_id,
+                    request,
+                    decision,
+                    state,
+                    skus,
+                    product_id,
+                    variant_id,
+                    now,
+                )
+            except Exception:
+                # The id's unique index refused it: someone made that campaign in between.
+                existing = await self.get(campaign_id)
+                if existing is None:
+                    raise
+            else:
+                record = await self.get(campaign_id)
+                assert record is not None
+                return record, True
+        if inserted:
+            # This key is new, so the campaign under its id was made under another key.
+            await keys.delete().where(keys.key_id == key_id).run()
+            raise CampaignIdTaken(f"campaign {campaign_id!r} exists, made with another key")
+        return existing, False
+
+    async def key_use(self, merchant_id: str, idempotency_key: str) -> tuple[str, str] | None:
+        """(body_sha256, campaign_id) the key was first used with, or None."""
+        keys = self._t.idempotency_key
+        row = (
+            await keys.select(keys.body_sha256, keys.campaign_id)
+            .where(keys.key_id == f"{merchant_id}:{idempotency_key}")
+            .first()
+            .run()
         )
-        record = await self.get(campaign_id)
-        assert record is not None
-        return record, True
+        return None if row is None else (row["body_sha256"], row["campaign_id"])
 
     async def _insert(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ from piccolo.engine.postgres import PostgresEngine
 
 from connectors.rate_budget import BudgetCollector, BudgetConfig, RateBudget
 from engine.problems import PolicyProblems
+from execution import queue as job_queue
+from execution.store import CampaignStore
 from server import auth
 from server.cache_sync import CacheSync, channel_for
 from server.config import ServiceConfig
@@ -44,6 +47,22 @@ READY_WRITE_SECONDS = 2.0  # /ready reports a database locked longer than this
 MIGRATION_LOCK_SECONDS = 300.0
 
 
+def job_pool(redis_url: str, redis_prefix: str) -> Any:
+    """An arq pool on `redis_url` speaking the campaign jobs' msgspec format, on the
+    deployment's queue. Built without connecting (as `arq.create_pool` would, less its
+    start-up ping): a Redis that is down at start makes execute answer 503, not the
+    service fail to start."""
+    from arq.connections import ArqRedis
+    from redis.asyncio import ConnectionPool
+
+    return ArqRedis(
+        pool_or_conn=ConnectionPool.from_url(redis_url),
+        job_serializer=job_queue.serialize,
+        job_deserializer=job_queue.deserialize,
+        default_queue_name=job_queue.queue_name(redis_prefix),
+    )
+
+
 class Services:
     """Everything a request handler needs; one instance per app."""
 
@@ -59,7 +78,10 @@ class Services:
         self._tables: Tables | None = None
         self._merchants: MerchantStore | None = None
         self._decision_log: DecisionLog | None = None
+        self._campaigns: CampaignStore | None = None
         self.redis: Any = None
+        # The arq pool campaigns are queued on (None without Redis: execute answers 503).
+        self.arq: Any = None
         self.policy_sync: PolicySync | None = None
         self.cache_sync: CacheSync | None = None
         self.http: httpx.AsyncClient | None = None
@@ -92,11 +114,13 @@ class Services:
             self._tables, settings_cache_seconds=self.config.settings_cache_seconds
         )
         self._decision_log = DecisionLog(self._tables)
+        self._campaigns = CampaignStore(self._tables, clock=self._utcnow)
         self.shadow.store = ShadowLog(self._tables)
         if self.config.redis_url:
             import redis.asyncio as redis_asyncio
 
             self.redis = redis_asyncio.from_url(self.config.redis_url)
+            self.arq = job_pool(self.config.redis_url, self.config.redis_prefix)
             self.policy_sync = PolicySync(self.redis, self.policies)
             await self.policy_sync.start()
             # Marketplace calls made here (connecting accounts) share the workers' budgets.
@@ -163,6 +187,8 @@ class Services:
             await self.cache_sync.stop()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.arq is not None:
+            await self.arq.aclose()
         if isinstance(self._db, PostgresEngine):
             await self._db.close_connection_pool()
 
@@ -177,6 +203,15 @@ class Services:
         if self._merchants is None:
             raise Unavailable("the database is not open")
         return self._merchants
+
+    @property
+    def campaigns(self) -> CampaignStore:
+        if self._campaigns is None:
+            raise Unavailable("the database is not open")
+        return self._campaigns
+
+    def _utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.config.clock(), UTC)
 
     @property
     def decision_log(self) -> DecisionLog:

@@ -174,3 +174,94 @@ class ShadowReport(msgspec.Struct, frozen=True):
     shadow_version: str | None
     shadow_versions_seen: list[str]
     report: DiffReport
+
+
+# Campaigns (CONTRACT §4, docs/execution.md) ---------------------------------------------
+
+MAX_CAMPAIGN_DAYS = 90  # `ends_at` at most this far ahead
+MAX_PAGE = 200
+# Timestamps in bodies carry their offset (RFC 3339): a naive time names no instant.
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class ExecuteRequest(DecideRequest, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/execute`: a DecideRequest, plus the campaign's id and end if the caller
+    chooses them (default: a generated id, and now + `proposal.duration_hours`)."""
+
+    campaign_id: Identifier | None = None
+    ends_at: Instant | None = None
+
+    def decide_request(self) -> DecideRequest:
+        """The DecideRequest part, as /v1/decide would take it."""
+        return DecideRequest(
+            merchant_id=self.merchant_id,
+            product=self.product,
+            proposal=self.proposal,
+            overrides=self.overrides,
+            policy_version=self.policy_version,
+        )
+
+
+class CampaignStorePrice(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The store price change: `price_before` once read, `error` when it failed."""
+
+    status: str
+    price_before: str | None = None
+    error: str | None = None
+
+
+class CampaignListing(msgspec.Struct, frozen=True):
+    channel: str
+    sku: str
+    external_listing_id: str | None
+    status: str
+    allocated_units: int
+    units_sold: int
+    error: str | None = None
+
+
+class CampaignEnd(msgspec.Struct, frozen=True):
+    """The end once requested; `verified_at` once read back, `outstanding` what is left."""
+
+    reason: str
+    requested_at: datetime
+    verified_at: datetime | None
+    outstanding: list[str]
+
+
+class CampaignEvent(msgspec.Struct, frozen=True):
+    """One step or attempt on the campaign's timeline (never a secret)."""
+
+    at: datetime
+    step: str
+    outcome: str
+    attempt: int
+    channel: str | None
+    call: str
+    detail: str | None
+
+
+class Campaign(msgspec.Struct, frozen=True):
+    """CONTRACT §4's Campaign, with its timeline, its end and its listings' SKUs."""
+
+    campaign_id: str
+    merchant_id: str
+    status: str
+    original_price: str | None
+    clearance_price: str
+    ends_at: datetime
+    decision: Decision
+    store: CampaignStorePrice
+    listings: list[CampaignListing]
+    end: CampaignEnd | None
+    events: list[CampaignEvent]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(msgspec.Struct, frozen=True):
+    """`GET /v1/campaigns`: newest first; `next_cursor` fetches the next page (null: no more).
+    Listed campaigns leave `events` empty: `GET /v1/campaigns/{id}` gives the timeline."""
+
+    campaigns: list[Campaign]
+    next_cursor: str | None
