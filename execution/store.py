@@ -103,36 +103,36 @@ class CampaignStore:
 
         The same key and body give back the campaign made the first time (created False);
         the same key and another body raise IdempotencyConflict; a `campaign_id` that a
-        campaign made under another key has raises CampaignIdTaken. The key is written
-        first: when two identical requests race, one campaign is made. `campaign_id` must
-        follow from the key and body (given in it, or derived from the key), so that the
-        `state` and `skus` built for it fit the id a key written earlier names."""
+        campaign made under another key has raises CampaignIdTaken. The key and the
+        campaign are written in one transaction, so a key always names a campaign that
+        exists: when two requests with one key race, the second waits on the key's unique
+        index for the first to commit, then finds its campaign."""
         keys = self._t.idempotency_key
         key_id = f"{merchant_id}:{idempotency_key}"
-        now = self._clock()
-        inserted = await (
-            keys.insert(
-                keys(
-                    key_id=key_id,
-                    merchant_id=merchant_id,
-                    body_sha256=body_sha256,
-                    campaign_id=campaign_id,
-                    created_at=now,
+        try:
+            async with keys._meta.db.transaction():
+                now = self._clock()
+                inserted = await (
+                    keys.insert(
+                        keys(
+                            key_id=key_id,
+                            merchant_id=merchant_id,
+                            body_sha256=body_sha256,
+                            campaign_id=campaign_id,
+                            created_at=now,
+                        )
+                    )
+                    .on_conflict(target=keys.key_id, action="DO NOTHING")
+                    .returning(keys.id)
+                    .run()
                 )
-            )
-            .on_conflict(target=keys.key_id, action="DO NOTHING")
-            .returning(keys.id)
-            .run()
-        )
-        row = await keys.select().where(keys.key_id == key_id).first().run()
-        if row["body_sha256"] != body_sha256:
-            raise IdempotencyConflict("this Idempotency-Key was used with another request body")
-        # A key written before names the campaign (a first attempt may have died before
-        # making it: finish it now, under that id).
-        campaign_id = row["campaign_id"]
-        existing = await self.get(campaign_id)
-        if existing is None:
-            try:
+                if not inserted:
+                    row = await keys.select().where(keys.key_id == key_id).first().run()
+                    if row["body_sha256"] != body_sha256:
+                        raise IdempotencyConflict(
+                            "this Idempotency-Key was used with another request body"
+                        )
+                    return await self.require(row["campaign_id"]), False
                 await self._insert(
                     campaign_id,
                     merchant_id,
@@ -144,20 +144,17 @@ class CampaignStore:
                     variant_id,
                     now,
                 )
-            except Exception:
-                # The id's unique index refused it: someone made that campaign in between.
-                existing = await self.get(campaign_id)
-                if existing is None:
-                    raise
-            else:
-                record = await self.get(campaign_id)
-                assert record is not None
-                return record, True
-        if inserted:
-            # This key is new, so the campaign under its id was made under another key.
-            await keys.delete().where(keys.key_id == key_id).run()
-            raise CampaignIdTaken(f"campaign {campaign_id!r} exists, made with another key")
-        return existing, False
+        except (IdempotencyConflict, CampaignMissing):
+            raise
+        except Exception:
+            # The campaign id's unique index refused it (the key's row went with the
+            # rollback): a campaign made under another key has it.
+            if await self.get(campaign_id) is None:
+                raise
+            raise CampaignIdTaken(
+                f"campaign {campaign_id!r} exists, made with another Idempotency-Key"
+            ) from None
+        return await self.require(campaign_id), True
 
     async def key_use(self, merchant_id: str, idempotency_key: str) -> tuple[str, str] | None:
         """(body_sha256, campaign_id) the key was first used with, or None."""

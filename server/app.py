@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from server.api import validation
 from server.api.allow import fix_allow
+from server.api.controllers.campaigns import CampaignController
 from server.api.controllers.credentials import CredentialsController
 from server.api.controllers.decide import DecideController
 from server.api.controllers.health import HealthController
@@ -47,6 +48,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             MerchantController,
             CredentialsController,
             DecideController,
+            CampaignController,
             PolicyController,
             *console.route_handlers(),
             docs_assets_router(),

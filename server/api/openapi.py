@@ -158,12 +158,44 @@ def build_document(app: Litestar, policy_set: PolicySet | None) -> dict[str, Any
     schemas.update(components)
     _channel_names(schemas)
     _one_grant(schemas)
-    if "DecideRequest" in schemas and policy_set is not None:
-        _overrides(schemas, policy_set)
+    if policy_set is not None:
+        for name in ("DecideRequest", "ExecuteRequest"):
+            if name in schemas:
+                _overrides(schemas, policy_set, name)
     _credentials(document, BODIES)
     _links(document)
     _auth_headers(document)
+    _idempotency_key(document)
     return document
+
+
+def _idempotency_key(document: dict[str, Any]) -> None:
+    """`POST /v1/execute` requires its `Idempotency-Key` header (the handler reads it
+    itself, to name it beside the body's problems, so Litestar does not list it)."""
+    from server.api.controllers.campaigns import (
+        IDEMPOTENCY_HEADER,
+        KEY_DESCRIPTION,
+        KEY_PATTERN,
+        MAX_KEY_LENGTH,
+    )
+
+    operation = document.get("paths", {}).get("/v1/execute", {}).get("post")
+    if operation is None:
+        return
+    operation.setdefault("parameters", []).append(
+        {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": True,
+            "description": KEY_DESCRIPTION,
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_KEY_LENGTH,
+                "pattern": KEY_PATTERN,
+            },
+        }
+    )
 
 
 def _credentials(document: dict[str, Any], bodies: dict[str, type]) -> None:
@@ -272,9 +304,9 @@ def _param_schema(decl: ParamDecl, percent: bool, text: dict[str, Any]) -> dict[
     return schema
 
 
-def _overrides(schemas: dict[str, Any], policy_set: PolicySet) -> None:
+def _overrides(schemas: dict[str, Any], policy_set: PolicySet, body: str) -> None:
     """`overrides` may name the loaded policies' parameters; settings keep their own rules."""
-    request = schemas["DecideRequest"]["properties"]
+    request = schemas[body]["properties"]
     overrides = request["overrides"]
     values = overrides.get("additionalProperties", {})
     text = next(
@@ -310,7 +342,8 @@ def _overrides(schemas: dict[str, Any], policy_set: PolicySet) -> None:
 
 
 def _links(document: dict[str, Any]) -> None:
-    """From a created merchant to its settings and channel credentials."""
+    """From a created merchant to its settings and channel credentials; from an executed
+    campaign to reading and cancelling it."""
     paths = document.get("paths", {})
     created = paths.get("/v1/merchants", {}).get("post", {}).get("responses", {}).get("201")
     if created is None:
@@ -329,6 +362,18 @@ def _links(document: dict[str, Any]) -> None:
             }
     if links:
         created["links"] = links
+    executed = paths.get("/v1/execute", {}).get("post", {}).get("responses", {}).get("202")
+    if executed is not None:
+        executed["links"] = {
+            operation["operationId"]: {
+                "operationId": operation["operationId"],
+                "parameters": {"campaign_id": "$response.body#/campaign_id"},
+            }
+            for path, item in paths.items()
+            if path.startswith("/v1/campaigns/{campaign_id}")
+            for method, operation in item.items()
+            if method in ("get", "post") and "operationId" in operation
+        }
 
 
 def _auth_headers(document: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from engine.model import SETTINGS_PARAMS
 from engine.types import DecideRequest, Settings
 from server.api.decoding import explain, join, register
 from server.api.problems import InvalidParam
-from server.api.types import AmazonCredentials, EbayCredentials
+from server.api.types import AmazonCredentials, EbayCredentials, ExecuteRequest
 from server.merchant_settings import channel_problems, settings_problems
 
 
@@ -56,6 +56,7 @@ def install() -> None:
     for struct_type, check in (
         (Settings, settings_checks),
         (DecideRequest, override_checks),
+        (ExecuteRequest, override_checks),
         (EbayCredentials, grant_checks),
         (AmazonCredentials, grant_checks),
     ):
