@@ -155,7 +155,7 @@ class CampaignController(Controller):
 
     @get(
         "/campaigns/{campaign_id:str}",
-        responses=problem_responses(400, 401, 403, 404, 503),
+        responses=problem_responses(400, 401, 403, 404, 422, 503),
     )
     async def get_campaign(
         self, request: Request[Any, Any, Any], campaign_id: CampaignId
@@ -169,7 +169,7 @@ class CampaignController(Controller):
         "/campaigns/{campaign_id:str}/cancel",
         status_code=202,
         media_type=_JSON,
-        responses={**_CAMPAIGN_202, **problem_responses(400, 401, 403, 404, 503)},
+        responses={**_CAMPAIGN_202, **problem_responses(400, 401, 403, 404, 422, 503)},
     )
     async def cancel(
         self, request: Request[Any, Any, Any], campaign_id: CampaignId
