@@ -246,10 +246,19 @@ class ExternalChannel(abc.ABC):
     """
 
     name: ClassVar[str]
+    # Whether a "pending" listing (accepted, not live) can still go live by itself: Amazon's
+    # accepted submissions become buyable later; an eBay offer never published cannot.
+    pending_may_go_live: ClassVar[bool] = True
 
     def __init__(self, api: ApiClient, config: ApiConfig) -> None:
         self.api = api
         self.config = config
+
+    async def find_listing_id(self, account: ChannelAccount, sku: str) -> str | None:
+        """The external listing id under `sku`, or None when the marketplace has none: how a
+        caller whose create call died before answering finds what it may have made. By
+        default the SKU is the id (Amazon)."""
+        return sku
 
     @abc.abstractmethod
     async def authenticate(self, credentials: Mapping[str, str]) -> ChannelAccount:

@@ -237,6 +237,7 @@ class EbayChannel(ExternalChannel):
     """eBay through the Sell APIs; see the module docstring for the choices made."""
 
     name: ClassVar[str] = "ebay"
+    pending_may_go_live: ClassVar[bool] = False  # an unpublished offer stays unpublished
 
     # --- OAuth ---
 
@@ -527,6 +528,11 @@ class EbayChannel(ExternalChannel):
                 f"eBay account is not set up (missing {', '.join(missing)}); authenticate again",
                 api=API,
             )
+
+    async def find_listing_id(self, account: ChannelAccount, sku: str) -> str | None:
+        """The offer id of the SKU's offer (what this connector calls the listing id)."""
+        offer = await self._find_offer(account, sku)
+        return offer.offerId if offer is not None else None
 
     async def _find_offer(self, account: ChannelAccount, sku: str) -> _Offer | None:
         """The SKU's fixed-price offer on this marketplace, if any (eBay answers 404 when none)."""

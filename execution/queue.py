@@ -17,7 +17,13 @@ START_JOB: Final = "start_campaign"
 LIST_JOB: Final = "list_on_channel"
 END_JOB: Final = "end_campaign"
 
-_encoder = msgspec.msgpack.Encoder()
+
+def _plain(value: Any) -> Any:
+    """What arq may put in a result besides plain data (a failed job's exception): its text."""
+    return repr(value) if isinstance(value, BaseException) else str(value)
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_plain)
 _decoder = msgspec.msgpack.Decoder()
 
 

@@ -30,7 +30,23 @@ def register(commands: Any) -> None:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(handler=run_migrate)
 
-    worker = commands.add_parser("worker", help="run the campaign execution worker (arq)")
+    worker = commands.add_parser(
+        "worker",
+        help="run the campaign execution worker (arq)",
+        description="Run campaign jobs and schedules from the Redis queue "
+        "(configured by the environment, like serve; docs/execution.md).",
+    )
+    worker.add_argument(
+        "--burst", action="store_true", help="run the queued jobs, then exit (no schedules)"
+    )
+    worker.add_argument(
+        "--max-jobs", type=int, help="jobs run at once (default CHANNEL_ROUTER_WORKER_MAX_JOBS, 20)"
+    )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when a worker of this deployment reported healthy lately, else 1",
+    )
     worker.set_defaults(handler=run_worker)
 
 
@@ -116,12 +132,46 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """`channel-router worker`: campaign execution lands with the execute issue."""
+    """`channel-router worker`: the arq worker of this deployment's campaign queue."""
+    import asyncio
+    import dataclasses
+
+    from arq.worker import check_health, create_worker
+
+    from execution.worker import worker_settings
+    from execution.worker_config import WorkerConfig
+    from server.config import ConfigError
+
     if logs.configure_for("worker") is None:
         return 2
-    print(
-        "channel-router worker: campaign execution (the arq worker) is not available yet "
-        "in this version",
-        file=sys.stderr,
-    )
-    return 2
+    config = ServiceConfig.from_env()
+    try:
+        worker_config = WorkerConfig.from_env(config.env)
+    except ConfigError as exc:
+        print(f"channel-router worker: {exc}", file=sys.stderr)
+        return 2
+    if args.max_jobs is not None:
+        worker_config = dataclasses.replace(worker_config, max_jobs=max(1, args.max_jobs))
+    if not config.redis_url:
+        print(
+            "channel-router worker: CHANNEL_ROUTER_REDIS_URL is not set (the job queue lives "
+            "in Redis; `channel-router up` starts one for you)",
+            file=sys.stderr,
+        )
+        return 2
+    settings = worker_settings(config, worker_config)
+    if args.check:
+        return check_health(settings)
+    _, problem = prepare_database(config)
+    if problem is not None:
+        print(f"channel-router worker: {problem}", file=sys.stderr)
+        return 2
+    if args.burst:
+        settings = {**settings, "burst": True, "cron_jobs": []}
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    worker = create_worker(settings)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        return 0
+    return 0

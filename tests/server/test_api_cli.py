@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from server.cli.main import main
 from server.processes.redis_private import PrivateRedis, redis_answers
 
@@ -44,5 +46,9 @@ def test_migrate_refuses_an_unknown_url(tmp_path: Path) -> None:
     assert run.returncode == 2 and "unsupported" in run.stderr
 
 
-def test_worker_says_it_is_not_available_yet() -> None:
+def test_worker_refuses_to_start_without_redis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CHANNEL_ROUTER_REDIS_URL", raising=False)
     assert main(["worker"]) == 2
+    assert "CHANNEL_ROUTER_REDIS_URL is not set" in capsys.readouterr().err

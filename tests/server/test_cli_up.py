@@ -157,7 +157,7 @@ def test_up_supervises_everything_and_a_second_up_finds_the_first_ones_state(
         assert mode(data / name) == 0o600, name
     assert (data / "admin.token").read_text().strip() == token.group(1)
 
-    # The API works; the worker's exit (while this version has none) was said once.
+    # The API works, and the campaign worker runs beside it.
     wait_status(up.base + "/ready")
     admin = {"Authorization": f"Bearer {token.group(1)}"}
     created = httpx.post(
@@ -170,7 +170,8 @@ def test_up_supervises_everything_and_a_second_up_finds_the_first_ones_state(
     key = {"Authorization": f"Bearer {created.json()['api_key']}"}
     decision = httpx.post(up.base + "/v1/decide", json=decide_body(), headers=key, timeout=30)
     assert decision.status_code == 200 and decision.json()["rule_id"] == "dead-stock"
-    assert up.count("up: campaign worker exited") <= 1
+    assert up.count("up: campaign worker exited") == 0
+    assert re.search(r"worker: +campaign worker, pid \d+", up.text)
     assert wait_status(sandbox.group(1) + "/").headers["content-type"].startswith("text/html")
 
     # A dead private Redis comes back on its port; /ready recovers.
