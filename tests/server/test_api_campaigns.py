@@ -320,7 +320,7 @@ def test_an_unknown_merchant_is_404_for_the_admin(shop: Shop) -> None:
     assert shop.queued() == {}
 
 
-def test_without_redis_execute_and_cancel_answer_503(config: ServiceConfig) -> None:
+def test_without_redis_execute_answers_503_and_reading_works(config: ServiceConfig) -> None:
     with serving_api(dataclasses.replace(config, redis_url=None)) as api:
         api.create_merchant("acme", enabled_external_channels=["ebay"])
         r = api.http.post(
