@@ -160,6 +160,8 @@ async def execute(
         )
     except (IdempotencyConflict, CampaignIdTaken) as exc:
         raise Conflict(str(exc)) from None
+    except CampaignMissing:  # the key names a campaign no longer in the database
+        raise Conflict("this Idempotency-Key was used for a campaign that is gone") from None
     await _enqueue_if_pending(svc, pool, record, created=created)
     return record, created
 

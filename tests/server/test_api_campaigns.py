@@ -32,6 +32,7 @@ from execution.store import CampaignStore
 from server.config import ServiceConfig
 from server.db.connection import make_engine
 from server.db.tables import build_tables
+from server.processes.redis_private import PrivateRedis, free_port
 from tests.server.helpers import Api, decide_body, serving_api
 
 KEY = "Idempotency-Key"
@@ -334,6 +335,38 @@ def test_without_redis_execute_answers_503_and_reading_works(config: ServiceConf
         assert listed.status_code == 200 and listed.json()["campaigns"] == []
 
 
+def test_a_campaign_stored_while_redis_was_down_is_queued_by_the_replay(
+    config: ServiceConfig,
+) -> None:
+    port = free_port()
+    first = PrivateRedis(port=port).start()
+    with serving_api(dataclasses.replace(config, redis_url=first.url)) as api:
+        api.create_merchant("acme", enabled_external_channels=["ebay"])
+        headers, body = {**api.admin, KEY: new_key()}, decide_body("acme")
+        first.stop()
+        down = api.http.post("/v1/execute", json=body, headers=headers)
+        assert down.status_code == 503, down.text
+        assert "same Idempotency-Key" in down.json()["detail"]
+        assert int(down.headers["Retry-After"]) >= 1
+        stored = api.http.get("/v1/campaigns?merchant_id=acme", headers=api.admin).json()
+        (campaign,) = stored["campaigns"]
+        again = PrivateRedis(port=port).start()
+        try:
+            replay = api.http.post("/v1/execute", json=body, headers=headers)
+            assert replay.status_code == 202, replay.text
+            assert replay.headers["Idempotent-Replayed"] == "true"
+            assert replay.json()["campaign_id"] == campaign["campaign_id"]
+            jobs = redis.Redis.from_url(again.url)
+            queued = {k.decode() for k in jobs.zrange(queue.queue_name(config.redis_prefix), 0, -1)}
+            assert queued == {
+                queue.job_id(campaign["campaign_id"], "start"),
+                queue.job_id(campaign["campaign_id"], "end"),
+            }
+            jobs.close()
+        finally:
+            again.stop()
+
+
 # Reading, cancelling, authorization ----------------------------------------------------
 
 
@@ -520,3 +553,27 @@ def test_no_body_or_header_gets_a_5xx(
         method = "POST" if path.endswith("/cancel") else "GET"
         got = shop.api.http.request(method, path, headers=headers[:1])
         assert got.status_code < 500, got.text
+
+
+_query_values = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["pending", "failed", "0", "1", "200", "201", "-1", "1e2", "", "null"]),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["merchant_id", "status", "limit", "cursor", "other"]), _query_values
+    ),
+    who=st.sampled_from(["admin", "acme", "zeta", "none"]),
+)
+def test_no_listing_query_gets_a_5xx(shop: Shop, query: dict[str, str], who: str) -> None:
+    r = shop.api.http.get("/v1/campaigns", params=query, headers=shop.headers(who))
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert r.headers["content-type"].startswith("application/problem+json")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -259,4 +259,4 @@ def decode_cursor(text: str) -> tuple[datetime, str] | None:
         cursor = msgspec.json.decode(raw, type=_Cursor)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         return None
-    return cursor.created_at, cursor.campaign_id
+    return cursor.created_at.astimezone(UTC), cursor.campaign_id
