@@ -285,6 +285,15 @@ class Deployment:
             )
         self.workers.append(process)
 
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until every worker started says it is ready (its start-up is done)."""
+        deadline = time.monotonic() + timeout
+        while self.worker_log(tail=None).count("campaign worker ready") < len(self.workers):
+            self._check_workers()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the workers did not start\n{self.worker_log()}")
+            time.sleep(0.1)
+
     def _check_workers(self) -> None:
         for process in self.workers:
             if process.poll() is not None and process.returncode not in (0, -9):
