@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from execution.retries import RetryPolicy
-from execution.worker import _schedule
+from execution.worker import _schedule, worker_settings
 from execution.worker_config import WorkerConfig
 from server.config import ConfigError
 
@@ -76,3 +76,22 @@ def test_a_schedule_ticks_every_interval(every: int) -> None:
         assert len(fields["second"]) == 60 // every
     else:
         assert fields["second"] == 0 and len(fields["minute"]) == 3600 // every
+
+
+def test_a_killed_workers_job_is_taken_up_again_within_a_minute() -> None:
+    """arq locks a running job for its longest function timeout + 10 s; a worker killed
+    mid-job leaves the lock to expire, then the next poll of any worker takes the job."""
+    from arq.worker import create_worker
+
+    from execution import queue
+    from server.config import ServiceConfig
+
+    service = ServiceConfig(redis_url="redis://127.0.0.1:1/0", redis_prefix="p")
+    settings = worker_settings(service, WorkerConfig())
+    worker = create_worker(settings)
+    assert worker.in_progress_timeout_s + worker.poll_delay_s < 60
+    assert worker.queue_name == queue.queue_name("p")
+    assert worker.job_serializer is queue.serialize
+    names = set(worker.functions)
+    assert {queue.START_JOB, queue.LIST_JOB, queue.END_JOB} <= names
+    assert {"refresh_listings", "pull_sales", "end_overdue", "prune_decisions"} <= names
