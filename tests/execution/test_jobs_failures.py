@@ -132,3 +132,41 @@ def test_the_sweeper_ends_a_campaign_whose_end_job_was_deleted(deployment: Deplo
     steps = [(e.step, e.outcome) for e in deployment.timeline(campaign_id)]
     assert ("sweep", "info") in steps and ("end", "ok") in steps
     assert time.monotonic() - started < 30
+
+
+def test_a_listing_sold_out_is_ended_and_the_campaign_goes_on(deployment: Deployment) -> None:
+    deployment.start_worker()
+    campaign_id = deployment.create_campaign({"ebay": 2, "amazon": 3})
+    _active(deployment, campaign_id)
+    sku = deployment.campaign(campaign_id).skus["ebay"]
+    made = deployment.sandbox.control(
+        "POST", "/_sandbox/ebay/orders", {"sku": sku, "quantity": 1, "price": CLEARANCE_PRICE,
+                                          "count": 2},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+
+    record = deployment.wait_for(
+        campaign_id, lambda r: r.state.listing("ebay").status == "ended", "eBay sold out"
+    )
+    assert record.state.listing("ebay").units_sold == 2
+    assert record.state.status == "active" and record.state.listing("amazon").status == "active"
+    assert [o for o in deployment.ebay_offers() if o["status"] == "PUBLISHED"] == []
+    assert deployment.store_price() == CLEARANCE_PRICE  # the campaign itself goes on
+    assert any(e.step == "sold-out" and e.outcome == "ok" for e in deployment.timeline(campaign_id))
+
+
+def test_tokens_refreshed_by_a_job_are_saved_back(deployment: Deployment) -> None:
+    # Tokens that expire within the connectors' refresh margin: every job refreshes first.
+    ttl = deployment.sandbox.control("POST", "/_sandbox/token-ttl", {"seconds": 30})
+    assert ttl.status_code in (200, 204), ttl.text
+    deployment.connect("ebay")
+    connected = deployment.stored_account("ebay").tokens
+
+    deployment.start_worker()
+    campaign_id = deployment.create_campaign({"ebay": 2})
+    _active(deployment, campaign_id)
+    saved = deployment.stored_account("ebay").tokens
+    assert saved.access_token != connected.access_token
+    assert saved.expires_at > connected.expires_at
+    grants = deployment.sandbox.control("GET", "/_sandbox/ebay/token_grants").json()
+    assert "refresh_token" in grants
