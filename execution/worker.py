@@ -100,6 +100,12 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
                 **_schedule(worker.sweep_every_seconds),
             ),
             cron(
+                crons.resume_stalled,
+                name="resume_stalled",
+                timeout=cron_timeout,
+                **_schedule(worker.sweep_every_seconds),
+            ),
+            cron(
                 crons.prune_decisions,
                 name="prune_decisions",
                 timeout=cron_timeout,

@@ -170,3 +170,14 @@ def test_tokens_refreshed_by_a_job_are_saved_back(deployment: Deployment) -> Non
     assert saved.expires_at > connected.expires_at
     grants = deployment.sandbox.control("GET", "/_sandbox/ebay/token_grants").json()
     assert "refresh_token" in grants
+
+
+def test_a_campaign_whose_start_job_was_lost_is_started_from_the_database(
+    deployment: Deployment,
+) -> None:
+    campaign_id = deployment.create_campaign({"ebay": 2}, enqueue=False)  # nothing queued
+    deployment.start_worker(extra_env={"CHANNEL_ROUTER_WORKER_STALL_SECONDS": "2"})
+    _active(deployment, campaign_id)
+    assert deployment.store_price() == CLEARANCE_PRICE
+    notes = [e.detail for e in deployment.timeline(campaign_id) if e.step == "sweep"]
+    assert notes == ["stalled while starting: the start was queued again"]
