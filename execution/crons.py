@@ -200,6 +200,28 @@ async def end_overdue(ctx: dict[str, Any]) -> str:
     return f"{queued} end(s) queued"
 
 
+async def resume_stalled(ctx: dict[str, Any]) -> str:
+    """Queue the start again (once a day at most) for campaigns that stopped starting: a
+    flushed Redis loses their start or listing jobs; the start picks up where the database
+    says it stopped and queues only the listings still pending."""
+    rt = runtime(ctx)
+    before = rt.clock() - timedelta(seconds=rt.config.stall_seconds)
+    queued = 0
+    for campaign_id in await rt.campaigns.stalled(before):
+        job = await ctx["redis"].enqueue_job(
+            queue.START_JOB,
+            campaign_id,
+            _job_id=queue.job_id(campaign_id, "resume"),
+            _queue_name=rt.queue_name,
+        )
+        if job is not None:
+            queued += 1
+            await Job(rt=rt, campaign_id=campaign_id, attempt=1).note(
+                "sweep", "info", detail="stalled while starting: the start was queued again"
+            )
+    return f"{queued} start(s) queued again"
+
+
 async def prune_decisions(ctx: dict[str, Any]) -> str:
     """The decision-log retention (server.db.retention), hourly, once across the workers."""
     pruner = runtime(ctx).pruner

@@ -37,6 +37,7 @@ from execution.states import (
     ListingCreated,
     ListingFailed,
     ListingWithdrawn,
+    PriceAttempted,
     PriceFailed,
     PriceKept,
     PriceReverted,
@@ -94,9 +95,9 @@ async def start_campaign(ctx: dict[str, Any], campaign_id: str) -> str:
     record = await job.rt.campaigns.get(campaign_id)
     if record is None:
         return "no such campaign"
-    if record.state.final or record.state.store.status not in ("pending", "applied"):
+    if record.state.final or record.state.store.status not in ("pending", "setting", "applied"):
         return f"nothing to start ({record.state.status}, store {record.state.store.status})"
-    if record.state.store.status == "pending":
+    if record.state.store.status in ("pending", "setting"):
         record = await set_store_price(job, record)
     if record.state.store.status != "applied":
         return f"store price {record.state.store.status}"
@@ -105,33 +106,51 @@ async def start_campaign(ctx: dict[str, Any], campaign_id: str) -> str:
 
 
 async def set_store_price(job: Job, record: CampaignRecord) -> CampaignRecord:
-    """Set the clearance price on the store, keeping the price before; PriceSet/PriceFailed."""
+    """Read and keep the price before (PriceAttempted), set the clearance price (PriceSet);
+    PriceFailed when the store refuses. A re-run after a crash keeps the first price before
+    (it would otherwise read the clearance price it set itself)."""
     rt, state = job.rt, record.state
     clearance = Decimal(state.clearance_price)
     try:
         platform = await rt.store_platform(record.merchant_id)
         connector = rt.store_connector(platform)
         async with rt.account(record.merchant_id, platform) as account:
-            before = await job.call(
+            if state.store.status == "setting" and state.store.price_before is not None:
+                before = Decimal(state.store.price_before)
+            else:
+                before = await job.call(
+                    "store-price",
+                    f"{platform} read_price",
+                    lambda: connector.read_price(account, record.product_id, record.variant_id),
+                    ok_detail=lambda price: f"price before {price}",
+                )
+                try:
+                    record = await rt.campaigns.apply(
+                        job.campaign_id,
+                        PriceAttempted(price_before=format(before, "f"), at=rt.clock()),
+                    )
+                except IllegalTransition as exc:  # the end came first: leave the price
+                    await job.note("store-price", "skipped", detail=str(exc))
+                    return await rt.campaigns.require(job.campaign_id)
+            await job.call(
                 "store-price",
                 f"{platform} update_price",
                 lambda: connector.update_price(
                     account, record.product_id, record.variant_id, clearance
                 ),
-                ok_detail=lambda old: f"{old} -> {clearance}",
+                ok_detail=lambda _: f"{before} -> {clearance}",
             )
     except (CallFailed, ChannelError) as exc:
         failure = await job.failure("store-price", exc)
         if failure.transient:
             raise job.retry(failure) from None
         return await _apply_or_keep(job, record, PriceFailed(error=failure.message, at=rt.clock()))
-    before = _price_before(job, record, before, clearance)
     try:
         return await rt.campaigns.apply(
             job.campaign_id, PriceSet(price_before=format(before, "f"), at=rt.clock())
         )
     except IllegalTransition as exc:
-        # The campaign ended while the price was being set: put the price back now.
+        # The campaign closed while the price was being set: put the price back now.
         await job.note("store-price", "info", detail=f"ended meanwhile ({exc}); reverting")
         async with rt.account(record.merchant_id, platform) as account:
             await job.call(
@@ -143,15 +162,6 @@ async def set_store_price(job: Job, record: CampaignRecord) -> CampaignRecord:
                 ok_detail=lambda _: f"reverted to {before}",
             )
         return await rt.campaigns.require(job.campaign_id)
-
-
-def _price_before(job: Job, record: CampaignRecord, before: Decimal, clearance: Decimal) -> Decimal:
-    """The price to revert to. A try after a crash finds the clearance price already on the
-    store: the price before is then the one the request was made with."""
-    if before != clearance:
-        return before
-    requested = str(record.request.get("product", {}).get("current_price") or "")
-    return Decimal(requested) if requested else before
 
 
 async def _apply_or_keep(job: Job, record: CampaignRecord, event: Any) -> CampaignRecord:

@@ -292,6 +292,21 @@ class CampaignStore:
         )
         return [row["campaign_id"] for row in rows]
 
+    async def stalled(self, before: datetime, limit: int = 100) -> list[str]:
+        """Campaigns still starting (pending or executing, no end asked) untouched since
+        `before`: their start or listing jobs may have been lost with Redis."""
+        c = self._t.campaign
+        rows = (
+            await c.select(c.campaign_id)
+            .where(c.status.is_in(["pending", "executing"]))
+            .where(c.end_requested_at.is_null())
+            .where(c.updated_at < before)
+            .order_by(c.updated_at)
+            .limit(limit)
+            .run()
+        )
+        return [row["campaign_id"] for row in rows]
+
     async def with_live_listings(self, limit: int = 500) -> list[str]:
         """Campaigns (not closed) with a listing that may be live: what the crons refresh."""
         li, c = self._t.campaign_listing, self._t.campaign

@@ -52,7 +52,8 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
         raise ValueError("the worker needs CHANNEL_ROUTER_REDIS_URL (its queue lives in Redis)")
     timeout = worker.job_timeout_seconds
     tries = worker.max_tries + EXTRA_TRIES
-    cron_timeout = max(timeout, 55.0)
+    # Schedules count in arq's in-progress lock (the longest timeout + 10 s) too: the same.
+    cron_timeout = timeout
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx[RUNTIME_KEY] = await build_runtime(service, worker)
@@ -95,6 +96,12 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
             cron(
                 crons.end_overdue,
                 name="end_overdue",
+                timeout=cron_timeout,
+                **_schedule(worker.sweep_every_seconds),
+            ),
+            cron(
+                crons.resume_stalled,
+                name="resume_stalled",
                 timeout=cron_timeout,
                 **_schedule(worker.sweep_every_seconds),
             ),

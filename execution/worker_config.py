@@ -53,6 +53,7 @@ class WorkerConfig:
     sales_every_seconds: int = 120
     sweep_every_seconds: int = 60
     sweep_grace_seconds: float = 30.0
+    stall_seconds: float = 300.0
     health_check_seconds: float = 30.0
 
     @classmethod
@@ -78,6 +79,7 @@ class WorkerConfig:
             sweep_grace_seconds=_number(
                 env, "WORKER_SWEEP_GRACE_SECONDS", d.sweep_grace_seconds, 0
             ),
+            stall_seconds=_number(env, "WORKER_STALL_SECONDS", d.stall_seconds, 1),
             health_check_seconds=_number(
                 env, "WORKER_HEALTH_CHECK_SECONDS", d.health_check_seconds, 1
             ),

@@ -7,10 +7,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -27,6 +29,7 @@ class UpService:
     url: str
     admin_token: str
     data_dir: Path
+    sandbox_url: str = ""
 
 
 def clean_env() -> dict[str, str]:
@@ -52,9 +55,13 @@ def up_service(tmp_path: Path) -> Iterator[UpService]:
     )  # fmt: skip
     try:
         token = _printed_admin_token(process)
+        sandbox_url = _printed(process, r"sandbox:\s+(http://\S+)")
+        # Keep reading what `up` and its children print: a full pipe would stop them.
+        for stream in (process.stdout, process.stderr):
+            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
         url = f"http://127.0.0.1:{port}"
         poll(f"{url}/ready", process, timeout=START_TIMEOUT)
-        yield UpService(url=url, admin_token=token, data_dir=data_dir)
+        yield UpService(url=url, admin_token=token, data_dir=data_dir, sandbox_url=sandbox_url)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -63,6 +70,26 @@ def up_service(tmp_path: Path) -> Iterator[UpService]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def _drain(stream: IO[str] | None) -> None:
+    if stream is not None:
+        for _ in stream:
+            pass
+
+
+def _printed(process: subprocess.Popen[str], pattern: str) -> str:
+    """The first group of the first line `up` prints matching `pattern` (or "")."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            return ""
+        found = re.search(pattern, line)
+        if found:
+            return found.group(1)
+    return ""
 
 
 def _printed_admin_token(process: subprocess.Popen[str]) -> str:

@@ -20,6 +20,7 @@ def test_the_commands_a_document_shows_work(document: str, up_service: UpService
     replacements = {
         "localhost:8000": up_service.url.removeprefix("http://"),
         ".venv/bin/": f"{Path(sys.executable).parent}/",
+        "localhost:8100": up_service.sandbox_url.removeprefix("http://"),
     }
     problems = run_document(
         REPO / document,

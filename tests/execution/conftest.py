@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import pytest
 
+from connectors.base import ChannelAccount
 from execution import queue
 from execution.sku import campaign_sku
 from execution.states import EndRequested, new_campaign
@@ -39,6 +41,12 @@ REPO = Path(__file__).resolve().parents[2]
 MERCHANT = "acme_shop-1"  # `_` and `-` on purpose: SKUs must survive them
 PRODUCT_ID, VARIANT_ID = "8812", "4410"
 ORIGINAL_PRICE, CLEARANCE_PRICE = "49.99", "19.99"
+
+ACCOUNTS: dict[str, dict[str, str]] = {
+    "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "shpat_good_1"},
+    "ebay": {"authorization_code": "good-code-ebay"},
+    "amazon": {"authorization_code": "good-code-amazon", "seller_id": "A1SELLER"},
+}
 
 FAST_WORKER = {
     "CHANNEL_ROUTER_WORKER_REFRESH_SECONDS": "1",
@@ -106,26 +114,13 @@ class Deployment:
 
     def prepare(self) -> None:
         """Migrate; connect the merchant's accounts; seed the store's variant."""
-        from server.accounts import connect_and_save
-        from server.db.connection import migrate
-        from server.db.credentials import CredentialStore
-
-        accounts = {
-            "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "shpat_good_1"},
-            "ebay": {"authorization_code": "good-code-ebay"},
-            "amazon": {"authorization_code": "good-code-amazon", "seller_id": "A1SELLER"},
-        }
+        from server.db.connection import make_engine, migrate
 
         async def go(tables: Any) -> None:
-            from server.db.connection import make_engine
-
             await migrate(make_engine(self.database_url), tables)
-            store = CredentialStore(tables, SecretBox(self.secret_key))
-            async with httpx.AsyncClient() as client:
-                for channel, body in accounts.items():
-                    await connect_and_save(store, MERCHANT, channel, body, client, self.env)
 
         run(self._with_store(go))
+        self.connect(*ACCOUNTS)
         seeded = self.sandbox.control(
             "POST",
             "/_sandbox/shopify/variants",
@@ -133,6 +128,32 @@ class Deployment:
              "available": 60},
         )  # fmt: skip
         assert seeded.status_code == 201, seeded.text
+
+    def connect(self, *channels: str) -> None:
+        """Connect the merchant's accounts as the API does (the sandbox issues the tokens)."""
+        from server.accounts import connect_and_save
+        from server.db.credentials import CredentialStore
+
+        async def go(tables: Any) -> None:
+            store = CredentialStore(tables, SecretBox(self.secret_key))
+            async with httpx.AsyncClient() as client:
+                for channel in channels:
+                    await connect_and_save(
+                        store, MERCHANT, channel, ACCOUNTS[channel], client, self.env
+                    )
+
+        run(self._with_store(go))
+
+    def stored_account(self, channel: str) -> ChannelAccount:
+        """The merchant's account as the database holds it now (decrypted)."""
+        from server.db.credentials import CredentialStore
+
+        async def go(tables: Any) -> bytes | None:
+            return await CredentialStore(tables, SecretBox(self.secret_key)).load(MERCHANT, channel)
+
+        raw = run(self._with_store(go))
+        assert raw is not None
+        return msgspec.json.decode(raw, type=ChannelAccount)
 
     def create_campaign(
         self,
@@ -284,6 +305,15 @@ class Deployment:
                 stderr=subprocess.STDOUT,
             )
         self.workers.append(process)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until every worker started says it is ready (its start-up is done)."""
+        deadline = time.monotonic() + timeout
+        while self.worker_log(tail=None).count("campaign worker ready") < len(self.workers):
+            self._check_workers()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the workers did not start\n{self.worker_log()}")
+            time.sleep(0.1)
 
     def _check_workers(self) -> None:
         for process in self.workers:
