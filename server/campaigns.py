@@ -119,6 +119,13 @@ async def execute(
         if record is not None:
             await _enqueue_if_pending(svc, pool, record, created=False)
             return record, False
+    product = request.product
+    variant_id = product.variant_id
+    if variant_id is None:
+        raise InvalidInput(
+            "a campaign sets the store price of one variant: give its variant_id",
+            "product.variant_id",
+        )
     now = now_utc(svc)
     ends_at = campaign_end(request, now)
     campaign_id = request.campaign_id or generated_campaign_id(merchant_id, idempotency_key)
@@ -139,8 +146,6 @@ async def execute(
         await svc.shadow.observe(engine, (decide_request,), (decision,), {merchant_id: settings})
     allocations = {a.channel: a.allocated_units for a in decision.external_channels}
     state = new_campaign(request.proposal.proposed_price, ends_at, allocations)
-    product = request.product
-    variant_id = product.variant_id or product.product_id
     skus = {
         channel: campaign_sku(merchant_id, campaign_id, channel, variant_id)
         for channel in allocations
@@ -156,7 +161,7 @@ async def execute(
             state=state,
             skus=skus,
             product_id=product.product_id,
-            variant_id=product.variant_id or "",
+            variant_id=variant_id,
         )
     except (IdempotencyConflict, CampaignIdTaken) as exc:
         raise Conflict(str(exc)) from None
@@ -169,8 +174,8 @@ async def execute(
 async def _enqueue_if_pending(
     svc: Services, pool: Any, record: CampaignRecord, *, created: bool
 ) -> None:
-    if not created and record.state.status != "pending":
-        return
+    if not created and (record.state.status != "pending" or record.state.end is not None):
+        return  # started (or ended) already: its jobs were queued
     try:
         await queue.enqueue_campaign(
             pool, svc.config.redis_prefix, record.campaign_id, record.state.ends_at

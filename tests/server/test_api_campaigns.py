@@ -306,6 +306,15 @@ def test_a_bad_key_and_a_bad_body_are_named_together(shop: Shop) -> None:
     assert names == {KEY, "colour", "product.stock_quantity"}
 
 
+def test_a_campaign_needs_the_variant_whose_price_it_changes(shop: Shop) -> None:
+    body = decide_body("acme")
+    del body["product"]["variant_id"]
+    r = shop.execute(body)
+    assert r.status_code == 422, r.text
+    assert [p["name"] for p in r.json()["invalid_params"]] == ["product.variant_id"]
+    assert shop.queued() == {}
+
+
 def test_a_decision_that_sends_nothing_external_is_still_a_campaign(shop: Shop) -> None:
     r = shop.execute(decide_body("solo"), who="solo")
     assert r.status_code == 202, r.text
@@ -497,9 +506,14 @@ def test_the_status_filter_and_the_admins_view(shop: Shop) -> None:
 
 # No input gets a 5xx -------------------------------------------------------------------
 
+
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner)
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    _nested,
     max_leaves=12,
 )
 _fields = st.sampled_from(
