@@ -63,10 +63,8 @@ def create_private_file(path: Path) -> None:
             log.warning("%s cannot be opened for writing: the database is read-only", path)
             return
     else:
-        try:
+        with contextlib.suppress(FileExistsError):  # another process created it first
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass  # another process created it first
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
         log.info("tightened %s to mode 0600", path)
