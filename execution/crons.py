@@ -189,7 +189,7 @@ async def end_overdue(ctx: dict[str, Any]) -> str:
         job = await ctx["redis"].enqueue_job(
             queue.END_JOB,
             campaign_id,
-            _job_id=queue.job_id(campaign_id, "end-sweep"),
+            _job_id=queue.job_id(campaign_id, "end-sweep", prefix=rt.redis_prefix),
             _queue_name=rt.queue_name,
         )
         if job is not None:
@@ -211,7 +211,7 @@ async def resume_stalled(ctx: dict[str, Any]) -> str:
         job = await ctx["redis"].enqueue_job(
             queue.START_JOB,
             campaign_id,
-            _job_id=queue.job_id(campaign_id, "resume"),
+            _job_id=queue.job_id(campaign_id, "resume", prefix=rt.redis_prefix),
             _queue_name=rt.queue_name,
         )
         if job is not None:

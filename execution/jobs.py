@@ -181,7 +181,7 @@ async def enqueue_listings(ctx: dict[str, Any], job: Job, record: CampaignRecord
             queue.LIST_JOB,
             job.campaign_id,
             item.channel,
-            _job_id=queue.job_id(job.campaign_id, "list", item.channel),
+            _job_id=queue.job_id(job.campaign_id, "list", item.channel, prefix=job.rt.redis_prefix),
             _queue_name=job.rt.queue_name,
         )
 

@@ -42,10 +42,15 @@ def queue_name(redis_prefix: str) -> str:
     return f"{redis_prefix}:campaigns"
 
 
-def job_id(campaign_id: str, step: str, channel: str | None = None, attempt: int = 0) -> str:
-    """One id per (campaign, step, channel[, attempt]): arq runs a job id once, so the same
-    step enqueued twice (a retried request, two workers) runs once."""
-    parts = ["campaign", campaign_id, step]
+def job_id(
+    campaign_id: str, step: str, channel: str | None = None, attempt: int = 0, *, prefix: str
+) -> str:
+    """One id per (deployment, campaign, step, channel[, attempt]): arq runs a job id once,
+    so the same step enqueued twice (a retried request, two workers) runs once. arq's job
+    and result keys are global to the Redis database, so the id carries the deployment's
+    Redis prefix: two deployments on one Redis (or two test runs) never block each other's
+    jobs, even where their campaign ids (derived from merchant and key) are the same."""
+    parts = [prefix, "campaign", campaign_id, step]
     if channel is not None:
         parts.append(channel)
     if attempt:
@@ -59,12 +64,15 @@ async def enqueue_campaign(
     """Queue a new campaign's start, and its end deferred until `ends_at`."""
     queue = queue_name(redis_prefix)
     await redis.enqueue_job(
-        START_JOB, campaign_id, _job_id=job_id(campaign_id, "start"), _queue_name=queue
+        START_JOB,
+        campaign_id,
+        _job_id=job_id(campaign_id, "start", prefix=redis_prefix),
+        _queue_name=queue,
     )
     await redis.enqueue_job(
         END_JOB,
         campaign_id,
-        _job_id=job_id(campaign_id, "end"),
+        _job_id=job_id(campaign_id, "end", prefix=redis_prefix),
         _queue_name=queue,
         _defer_until=ends_at,
     )
@@ -76,6 +84,6 @@ async def enqueue_end_now(redis: Any, redis_prefix: str, campaign_id: str) -> No
     await redis.enqueue_job(
         END_JOB,
         campaign_id,
-        _job_id=job_id(campaign_id, "end-now"),
+        _job_id=job_id(campaign_id, "end-now", prefix=redis_prefix),
         _queue_name=queue_name(redis_prefix),
     )

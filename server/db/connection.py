@@ -54,13 +54,17 @@ def create_private_file(path: Path) -> None:
     left as it is: the service then serves reads and answers 503 to writes.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    except PermissionError:
-        if not path.exists():
-            raise
-        log.warning("%s cannot be opened for writing: the database is read-only", path)
-        return
+    # An existing file is never opened here: closing any descriptor of a database file
+    # drops every POSIX lock this process holds on it, including SQLite's own (a second
+    # engine made in a process whose connections are busy would let other processes
+    # write under them, and the file is corrupted).
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            log.warning("%s cannot be opened for writing: the database is read-only", path)
+            return
+    else:
+        with contextlib.suppress(FileExistsError):  # another process created it first
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
         log.info("tightened %s to mode 0600", path)

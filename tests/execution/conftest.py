@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 import pytest
+from arq.constants import job_key_prefix
 
 from connectors.base import ChannelAccount
 from execution import queue
@@ -244,10 +245,12 @@ class Deployment:
             try:
                 name = queue.queue_name(self.redis_prefix)
                 ids = [i.decode() for i in await pool.zrange(name, 0, -1)]
-                mine = [i for i in ids if i.startswith(f"campaign:{campaign_id}:")]
+                mine = [
+                    i for i in ids if i.startswith(f"{self.redis_prefix}:campaign:{campaign_id}:")
+                ]
                 for job_id in mine:
                     await pool.zrem(name, job_id)
-                    await pool.delete(f"arq:job:{job_id}")
+                    await pool.delete(job_key_prefix + job_id)
                 return len(mine)
             finally:
                 await pool.aclose()

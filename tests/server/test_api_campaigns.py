@@ -137,8 +137,8 @@ def test_execute_stores_the_campaign_and_queues_its_start_and_end(shop: Shop) ->
     ends_at = parse_time(c["ends_at"])
     assert before + timedelta(hours=168) <= ends_at <= datetime.now(UTC) + timedelta(hours=168)
     jobs = shop.queued()
-    start = queue.job_id(c["campaign_id"], "start")
-    end = queue.job_id(c["campaign_id"], "end")
+    start = queue.job_id(c["campaign_id"], "start", prefix=shop.api.config.redis_prefix)
+    end = queue.job_id(c["campaign_id"], "end", prefix=shop.api.config.redis_prefix)
     assert set(jobs) == {start, end}
     assert jobs[end] == pytest.approx(ends_at.timestamp() * 1000, abs=1)
     assert jobs[start] <= datetime.now(UTC).timestamp() * 1000
@@ -161,8 +161,8 @@ def test_the_same_key_sent_at_once_makes_one_campaign_and_one_set_of_jobs(shop: 
     assert replayed == ["false"] + ["true"] * 7
     (campaign_id,) = {a.json()["campaign_id"] for a in answers}
     assert set(shop.queued()) == {
-        queue.job_id(campaign_id, "start"),
-        queue.job_id(campaign_id, "end"),
+        queue.job_id(campaign_id, "start", prefix=shop.api.config.redis_prefix),
+        queue.job_id(campaign_id, "end", prefix=shop.api.config.redis_prefix),
     }
     listed = shop.api.http.get("/v1/campaigns", headers=shop.headers("acme")).json()
     assert [c["campaign_id"] for c in listed["campaigns"]] == [campaign_id]
@@ -321,7 +321,10 @@ def test_a_decision_that_sends_nothing_external_is_still_a_campaign(shop: Shop) 
     c = r.json()
     assert c["listings"] == [] and c["decision"]["external_channels"] == []
     assert c["status"] == "pending" and c["store"]["status"] == "pending"
-    assert queue.job_id(c["campaign_id"], "start") in shop.queued()
+    assert (
+        queue.job_id(c["campaign_id"], "start", prefix=shop.api.config.redis_prefix)
+        in shop.queued()
+    )
 
 
 def test_an_unknown_merchant_is_404_for_the_admin(shop: Shop) -> None:
@@ -368,8 +371,8 @@ def test_a_campaign_stored_while_redis_was_down_is_queued_by_the_replay(
             jobs = redis.Redis.from_url(again.url)
             queued = {k.decode() for k in jobs.zrange(queue.queue_name(config.redis_prefix), 0, -1)}
             assert queued == {
-                queue.job_id(campaign["campaign_id"], "start"),
-                queue.job_id(campaign["campaign_id"], "end"),
+                queue.job_id(campaign["campaign_id"], "start", prefix=config.redis_prefix),
+                queue.job_id(campaign["campaign_id"], "end", prefix=config.redis_prefix),
             }
             jobs.close()
         finally:
@@ -421,7 +424,7 @@ def test_cancel_records_the_end_and_queues_it_now(shop: Shop) -> None:
     # Nothing had started: the store price and listings will never be touched.
     assert cancelled["store"]["status"] == "skipped" and end["outstanding"] == []
     assert {item["status"] for item in cancelled["listings"]} == {"skipped"}
-    end_now = queue.job_id(campaign_id, "end-now")
+    end_now = queue.job_id(campaign_id, "end-now", prefix=shop.api.config.redis_prefix)
     jobs = shop.queued()
     assert end_now in jobs and jobs[end_now] <= datetime.now(UTC).timestamp() * 1000
     # Cancelling again changes nothing: the first request stands.
@@ -440,7 +443,10 @@ def test_cancelling_a_final_campaign_answers_it_unchanged(shop: Shop) -> None:
     r = shop.api.http.post(f"/v1/campaigns/{campaign_id}/cancel", headers=shop.headers("admin"))
     assert r.status_code == 202, r.text
     assert r.json() == failed.json()
-    assert queue.job_id(campaign_id, "end-now") not in shop.queued()
+    assert (
+        queue.job_id(campaign_id, "end-now", prefix=shop.api.config.redis_prefix)
+        not in shop.queued()
+    )
 
 
 # Listing -------------------------------------------------------------------------------
