@@ -44,6 +44,21 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 MARKETPLACE_APIS = ("ebay", "amazon", "lwa")  # what "a marketplace call" is (not the store)
 START_SECONDS = 90.0  # a cold start on a busy 2-core machine: migrations, schema warm-up
 
+FAST_WORKER = {
+    # The shortest job timeout allowed: a killed worker's job is taken up again after
+    # timeout + 10 s (arq's in-progress lock).
+    "CHANNEL_ROUTER_WORKER_JOB_TIMEOUT_SECONDS": "10",
+    "CHANNEL_ROUTER_WORKER_RETRY_BASE_SECONDS": "0.2",
+    "CHANNEL_ROUTER_WORKER_RETRY_MAX_SECONDS": "2",
+    "CHANNEL_ROUTER_WORKER_RETRY_AFTER_MAX_SECONDS": "2",
+    "CHANNEL_ROUTER_WORKER_REFRESH_SECONDS": "1",
+    "CHANNEL_ROUTER_WORKER_SALES_SECONDS": "5",
+    "CHANNEL_ROUTER_WORKER_SWEEP_SECONDS": "1",
+    "CHANNEL_ROUTER_WORKER_SWEEP_GRACE_SECONDS": "0",
+    "CHANNEL_ROUTER_WORKER_HEALTH_CHECK_SECONDS": "1",
+}
+"""The worker's pace in the tests: short job timeout, quick retries, crons every second."""
+
 
 class Timeout(AssertionError):
     """A condition did not hold by its deadline; the message says what and the last value."""

@@ -22,12 +22,16 @@ import pytest
 import redis
 
 from tests.execution.harness import (
+    FAST_WORKER,
     Deployment,
     Merchant,
     campaign_body,
     deployment,
     wait_for,
 )
+from tests.server.conftest import database_url, postgres_url
+
+__all__ = ["database_url", "postgres_url"]  # fixtures of both backends, as the server tests'
 
 OFFER = "/sell/inventory/v1/offer"
 LISTING_PATHS = ("/sell/inventory/v1/inventory_item", OFFER, "/listings/2021-08-01/items")
@@ -81,6 +85,11 @@ def ok_rows(view: dict[str, Any], step: str, call_suffix: str, channel: str | No
         and e["call"].endswith(call_suffix)
         and (channel is None or e["channel"] == channel)
     )
+
+
+@pytest.fixture
+def fast_worker_env() -> dict[str, str]:
+    return dict(FAST_WORKER)
 
 
 @pytest.fixture

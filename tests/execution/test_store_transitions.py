@@ -19,6 +19,9 @@ from execution.states import (
 from execution.store import CampaignRecord, CampaignStore
 from server.db.connection import make_engine, migrate
 from server.db.tables import build_tables
+from tests.server.conftest import database_url, postgres_url
+
+__all__ = ["database_url", "postgres_url"]  # fixtures of both backends, as the server tests'
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
