@@ -98,6 +98,7 @@ class Child:
     ) -> None:
         self.name = name
         self.url = url  # where it listens, for an HTTP server
+        self.killed = False  # stopped on purpose (kill or stop), not crashed
         self.log_path = folder / f"{name}.log"
         self._log: IO[bytes] = self.log_path.open("ab")
         self.process = spawn(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -117,12 +118,14 @@ class Child:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send `sig` (SIGKILL: no clean-up at all, as an OOM kill or a lost host)."""
+        self.killed = True
         if self.running():
             self.process.send_signal(sig)
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 15 s."""
+        self.killed = True
         if self.running():
             self.process.terminate()
             try:
@@ -200,6 +203,19 @@ class Deployment:
         self.workers.append(child)
         return child
 
+    def crashed(self) -> list[Child]:
+        """serve and worker processes that exited without being told to."""
+        return [c for c in (*self.serves, *self.workers) if not c.killed and not c.running()]
+
+    def revive_workers(self) -> int:
+        """Start a new worker for each one that crashed (what `up`'s supervisor, systemd or
+        Kubernetes do); how many were restarted."""
+        dead = [c for c in self.workers if not c.killed and not c.running()]
+        for child in dead:
+            child.killed = True  # accounted for
+            self.start_worker()
+        return len(dead)
+
     def _exited(self, child: Child) -> bool:
         if not child.running():
             raise AssertionError(
@@ -220,12 +236,14 @@ class Deployment:
         children = [self.sandbox, *self.serves, *self.workers]
         return "\n".join(f"--- {c.name}\n{c.tail(15)}" for c in children)
 
-    def restart_redis(self) -> None:
+    def restart_redis(self, while_down: Callable[[], object] | None = None) -> None:
         """Stop the private Redis and start an empty one on the same port (a crash without
-        persistence: every queued and deferred job is gone)."""
+        persistence: every queued and deferred job is gone); `while_down` runs in between."""
         assert self.redis is not None, "restart needs the deployment's own Redis"
         port = self.redis.port
         self.redis.stop()
+        if while_down is not None:
+            while_down()
         self.redis = PrivateRedis(port=port).start()
 
     def flush_redis(self) -> None:
@@ -340,6 +358,11 @@ class Deployment:
         seen: dict[str, dict[str, Any]] = {}
 
         def check() -> bool:
+            crashed = self.crashed()
+            if crashed:
+                raise AssertionError(
+                    "exited: " + ", ".join(c.name for c in crashed) + "\n" + self.logs()
+                )
             for campaign_id in campaign_ids:
                 if seen.get(campaign_id, {}).get("status") in statuses:
                     continue
