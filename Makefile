@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/review.py
 	$(BIN)/python bench/log.py
+	$(BIN)/python bench/execute.py
 
 ## Remove local state (the data directory, via `channel-router reset`) and everything installed.
 clean:

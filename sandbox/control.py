@@ -3,7 +3,8 @@
 POST /_sandbox/faults (add one, body = sandbox.faults.FaultSpec), GET /_sandbox/faults,
 DELETE /_sandbox/faults (clear), POST /_sandbox/reset, POST /_sandbox/token-ttl {"seconds": N},
 GET /_sandbox/requests (recent requests: api, method, path, fault applied, arrival time),
-GET /_sandbox/state.
+GET /_sandbox/state, GET /_sandbox/live (every store price and listing, creations per SKU:
+sandbox.live).
 Per-API inspection lives in each API's module under /_sandbox/<api>/.
 """
 
@@ -16,6 +17,7 @@ from litestar import Request, Response, Router, delete, get, post
 
 from sandbox.control_body import decode_control_body
 from sandbox.faults import Fault, FaultSpec
+from sandbox.live import live_view
 from sandbox.state import SandboxState
 
 
@@ -103,7 +105,21 @@ def router(state: SandboxState) -> Router:
         """Counts of what each API holds, faults, tokens."""
         return state_summary(state)
 
+    @get("/live")
+    async def live() -> dict[str, Any]:
+        """Every store price and listing (live or not), and creations per SKU."""
+        return live_view(state)
+
     return Router(
         path="/_sandbox",
-        route_handlers=[add_fault, list_faults, clear_faults, reset, token_ttl, requests, summary],
+        route_handlers=[
+            add_fault,
+            list_faults,
+            clear_faults,
+            reset,
+            token_ttl,
+            requests,
+            summary,
+            live,
+        ],
     )

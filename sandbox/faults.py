@@ -1,7 +1,10 @@
 """Injected faults: error statuses, rate limiting, slow answers and dropped connections.
 
 A fault matches a request by API (derived from the path), path prefix and method; the first
-matching fault with requests left applies, and `times` counts down per affected request.
+matching fault with requests left applies, and `times` counts down per affected request. With
+`probability` below 1 a matching fault applies to that share of the requests only (drawn from
+its own random generator, seeded by `seed` when given, so a test run can be repeated); the
+requests it spares go on to the next fault, so four faults of 7.5 % each fault 30 % of calls.
 It is applied by a Litestar middleware before the handler runs, so it affects the routes the
 sandbox serves (an unknown path answers 404 without consuming a fault). /_sandbox/ paths are never
 faulted. The API of a path: /admin/api/ shopify, /auth/o2/token lwa, /identity/ and /sell/ ebay,
@@ -17,6 +20,8 @@ faulted. The API of a path: /admin/api/ shopify, /auth/o2/token lwa, /identity/ 
   the connection, so the client sees a broken connection (httpx: RemoteProtocolError, or ReadError
   when the close races the read). Uvicorn logs "ASGI callable returned without completing
   response" for it; that is expected.
+- drop_after: the same broken answer, but only after the request was handled: the change it asked
+  for is made and the client never hears so (the case that makes a retried create a duplicate).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
     from sandbox.state import SandboxState
 
 Api = Literal["ebay", "amazon", "shopify", "lwa"]
-FaultKind = Literal["status", "rate_limit", "delay", "drop"]
+FaultKind = Literal["status", "rate_limit", "delay", "drop", "drop_after"]
 
 
 class FaultSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -52,10 +58,14 @@ class FaultSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     times: int = 1
     body: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
+    probability: float = 1.0
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.times < 1:
             raise ValueError("times must be at least 1")
+        if not 0 < self.probability <= 1:
+            raise ValueError("probability must be above 0 and at most 1")
         if not 100 <= self.status <= 599:
             raise ValueError("status must be an HTTP status code")
         if self.delay_seconds < 0 or (self.retry_after is not None and self.retry_after < 0):
@@ -68,6 +78,11 @@ class Fault(msgspec.Struct):
     id: int
     spec: FaultSpec
     remaining: int
+    rng: random.Random
+
+    def strikes(self) -> bool:
+        """Whether it applies to this matching request (always, at probability 1)."""
+        return self.spec.probability >= 1 or self.rng.random() < self.spec.probability
 
 
 def api_for_path(path: str) -> str | None:
@@ -92,7 +107,9 @@ class FaultTable:
 
     def add(self, spec: FaultSpec) -> Fault:
         """Install a fault after the existing ones."""
-        fault = Fault(id=next(self._ids), spec=spec, remaining=spec.times)
+        fault = Fault(
+            id=next(self._ids), spec=spec, remaining=spec.times, rng=random.Random(spec.seed)
+        )
         self._faults.append(fault)
         return fault
 
@@ -116,6 +133,8 @@ class FaultTable:
             if spec.path_prefix is not None and not path.startswith(spec.path_prefix):
                 continue
             if spec.method is not None and spec.method.upper() != method.upper():
+                continue
+            if not fault.strikes():
                 continue
             fault.remaining -= 1
             if fault.remaining <= 0:
@@ -222,6 +241,22 @@ def _fault_response(spec: FaultSpec, api: str) -> tuple[int, list[tuple[bytes, b
     return status, headers, json.dumps(spec.body or default_error_body(api, status)).encode()
 
 
+async def _swallow(message: Any) -> None:
+    """An ASGI `send` that throws the handler's answer away (drop_after)."""
+
+
+async def _broken_answer(send: Any) -> None:
+    """Announce 64 bytes, send 11 and stop: the client sees the connection break."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"partial":', "more_body": True})
+
+
 def fault_middleware(state: SandboxState) -> Callable[[ASGIApp], ASGIApp]:
     """A Litestar middleware factory applying `state.faults` and logging requests."""
     from sandbox.state import RequestRecord
@@ -248,19 +283,11 @@ def fault_middleware(state: SandboxState) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             if spec.kind == "drop":
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", b"64"),
-                        ],
-                    }
-                )
-                await send(
-                    {"type": "http.response.body", "body": b'{"partial":', "more_body": True}
-                )
+                await _broken_answer(send)
+                return
+            if spec.kind == "drop_after":
+                await app(scope, receive, _swallow)  # handled: the change is made
+                await _broken_answer(send)
                 return
             status, headers, body = _fault_response(spec, api)
             headers.append((b"content-length", str(len(body)).encode()))

@@ -158,6 +158,7 @@ def listing_routes(state: SandboxState) -> list[HTTPRouteHandler]:
                 created_at=now,
                 updated_at=now,
             )
+            amazon.listings_created[sku] = amazon.listings_created.get(sku, 0) + 1
         else:
             existing.product_type = body["productType"]
             existing.requirements = requirements

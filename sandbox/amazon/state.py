@@ -70,6 +70,8 @@ class AmazonState:
     token_rejections: int = 0
     requests: list[str] = field(default_factory=list)
     order_counter: int = 0
+    # Listings items created per SKU (a PUT that found none); a replace does not count.
+    listings_created: dict[str, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Forget everything, in place (POST /_sandbox/reset; routers keep this object)."""

@@ -124,6 +124,7 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
                 )
         offer_id = store.new_id()
         store.offers[offer_id] = {**body, "offerId": offer_id, "status": "UNPUBLISHED"}
+        store.offers_created[body["sku"]] = store.offers_created.get(body["sku"], 0) + 1
         return Response(content={"offerId": offer_id}, status_code=201)
 
     def known_offer(
@@ -191,6 +192,8 @@ def offer_routes(state: SandboxState) -> list[HTTPRouteHandler]:
                 "soldQuantity": 0,
                 "listingOnHold": False,
             }
+            sku = offer["sku"]
+            store.listings_created[sku] = store.listings_created.get(sku, 0) + 1
         offer["listing"] = listing
         offer["status"] = "PUBLISHED"
         return Response(

@@ -24,6 +24,10 @@ class EbayState:
     orders: list[dict[str, Any]] = field(default_factory=list)
     refresh_tokens: set[str] = field(default_factory=set)
     token_grants: list[str] = field(default_factory=list)
+    # How many offers were created, and how many listings published anew, per SKU: a retried
+    # create that made a second one shows here (GET /_sandbox/live).
+    offers_created: dict[str, int] = field(default_factory=dict)
+    listings_created: dict[str, int] = field(default_factory=dict)
     counter: int = 0
 
     def new_id(self) -> str:
