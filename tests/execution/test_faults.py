@@ -21,6 +21,7 @@ import httpx
 import pytest
 import redis
 
+from execution.queue import job_id
 from tests.execution.harness import (
     FAST_WORKER,
     Deployment,
@@ -247,7 +248,7 @@ def test_overdue_campaigns_still_end_from_the_database_when_redis_forgets(
         ]
         d.wait_status(merchant, ids, {"active"}, timeout=14)
         with _redis(d.redis_url) as client:
-            ends = [f"arq:job:campaign:{c}:end" for c in ids]
+            ends = [f"arq:job:{job_id(c, 'end', prefix=d.redis_prefix)}" for c in ids]
             assert client.exists(*ends) == len(ids), "the deferred end jobs are not queued"
             if forget == "flushdb":
                 d.flush_redis()
