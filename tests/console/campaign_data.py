@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from execution.queue import job_id
 from execution.sku import campaign_sku
 from execution.states import (
     EndRequested,
@@ -31,6 +32,7 @@ from tests.console.conftest import Site, run_apart
 
 T = TypeVar("T")
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+ARQ_JOB_PREFIX = "arq:job:"  # arq.constants.job_key_prefix
 
 
 def _store(site: Site, clock: Callable[[], datetime] | None = None) -> CampaignStore:
@@ -169,3 +171,15 @@ def get(site: Site, campaign_id: str) -> CampaignRecord:
         return await store.require(campaign_id)
 
     return on_db(site, work)
+
+
+def end_job_queued(site: Site, campaign_id: str) -> bool:
+    """The cancel's end-now job is on the site's arq queue (in its Redis)."""
+    import redis
+
+    assert site.config.redis_url is not None
+    client = redis.Redis.from_url(site.config.redis_url)
+    try:
+        return bool(client.exists(ARQ_JOB_PREFIX + job_id(campaign_id, "end-now")))
+    finally:
+        client.close()

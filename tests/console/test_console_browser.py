@@ -15,11 +15,13 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.console import campaign_data as data
 from tests.console.conftest import Site, site_on
 
 pytestmark = pytest.mark.browser
@@ -324,3 +326,55 @@ def test_the_admin_picks_a_merchant(page: Any, site: Site) -> None:
     page.get_by_role("button", name="Open").click()
     page.wait_for_url("**/console/channels")
     assert f"acting for {merchant}" in page.locator("header").inner_text()
+
+
+def test_a_campaign_is_cancelled_through_the_confirmation_by_keyboard(
+    page: Any, site: Site, request: pytest.FixtureRequest
+) -> None:
+    merchant, key = site.create_merchant(enabled_external_channels=["ebay", "amazon"])
+    at = datetime.now(UTC)
+    older = data.create(site, key, merchant, title="Wool socks", created_at=at)
+    made = data.create(
+        site,
+        key,
+        merchant,
+        title="Linen shirt",
+        created_at=at + timedelta(seconds=1),
+        events=data.running_events(["ebay", "amazon"], at),
+    )
+    data.timeline(site, made.campaign_id, [("listing", "ok", "ebay", 1, None)])
+    login(page, key)
+    page.get_by_role("link", name="Campaigns").click()
+    rows = page.locator("table.campaigns tbody tr")
+    assert [r.get_attribute("data-campaign") for r in rows.all()] == [
+        made.campaign_id,
+        older.campaign_id,
+    ]
+    page.get_by_label("Status").select_option("active")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("table.campaigns tbody tr").count() == 1
+    check_page(page, "campaigns", request)
+    page.get_by_role("link", name="Linen shirt").click()
+    page.wait_for_url(f"**/console/campaigns/{made.campaign_id}")
+    assert "Running" in page.locator("#status h2").inner_text()
+    assert "Listing on eBay: done" in page.locator("#timeline").inner_text()
+    check_page(page, "campaign", request)
+    page.get_by_role("link", name="Cancel this campaign…").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/cancel#confirm")
+    check_page(page, "campaign-cancel", request)
+    page.keyboard.press("Tab")  # from the confirmation, focused on arrival, to its button
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Yes, cancel the campaign"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/campaigns/{made.campaign_id}#status")
+    assert "Cancel requested." in flash(page)
+    assert "Cancelling" in page.locator("#status h2").inner_text()
+    assert "the store price, eBay, Amazon" in page.locator("#end").inner_text()
+    assert page.get_by_role("link", name="Cancel this campaign…").count() == 0
+    state = data.get(site, made.campaign_id).state
+    assert state.end is not None and state.end.reason == "cancelled"
+    data.finish_end(site, made.campaign_id, ["ebay", "amazon"])  # what the end job records
+    page.reload()
+    assert "Cancelled" in page.locator("#status h2").inner_text()
+    assert "back to the price before (49.99)" in page.locator("#store").inner_text()

@@ -190,7 +190,7 @@ def test_a_price_changed_by_hand_is_shown_as_kept(site: Site, client: ConsoleCli
     assert "Completed" in page and "kept: changed by hand" in page
     assert "Cancel this campaign" not in page  # nothing left to cancel
     listing = client.get("/console/campaigns").text
-    assert "(kept: changed by hand)" in listing
+    assert "(kept: changed by hand)" in listing and "eBay 21 (3 sold)" in listing
 
 
 def test_another_merchants_campaign_is_a_404_that_shows_nothing_of_it(
@@ -236,6 +236,7 @@ def test_cancel_asks_first_then_requests_the_end(site: Site, client: ConsoleClie
     assert done.headers["location"] == f"/console/campaigns/{made.campaign_id}#status"
     state = data.get(site, made.campaign_id).state
     assert state.end is not None and state.end.reason == "cancelled"
+    assert data.end_job_queued(site, made.campaign_id)  # the worker is asked to end it now
     page = client.follow(done).text
     assert "Cancel requested." in page and "Cancelling" in page
     assert "the store price, eBay, Amazon" in page  # what the end still has to do

@@ -7,7 +7,6 @@ exactly like an unknown one (the 404 page), so the page reveals nothing of it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -16,6 +15,7 @@ from litestar.params import PathParameter
 
 from execution.states import STATUSES
 from execution.store import CampaignRecord, CampaignStore
+from server import campaigns
 from server.console import campaign_words as words
 from server.console import pages
 
@@ -25,11 +25,7 @@ CampaignId = Annotated[
 
 
 def _store(request: Request[Any, Any, Any]) -> CampaignStore:
-    return CampaignStore(pages.services(request).tables)
-
-
-def _now(request: Request[Any, Any, Any]) -> datetime:
-    return datetime.fromtimestamp(pages.services(request).config.clock(), UTC)
+    return pages.services(request).campaigns
 
 
 async def _own(
@@ -40,17 +36,6 @@ async def _own(
     if record is None or record.merchant_id != merchant_id:
         raise NotFoundException()
     return record
-
-
-async def _cancel(request: Request[Any, Any, Any], campaign_id: str) -> CampaignRecord:
-    """End the campaign now, through the service's one cancel path."""
-    from execution.states import EndRequested, IllegalTransition
-
-    store = _store(request)
-    try:
-        return await store.apply(campaign_id, EndRequested(reason="cancelled", at=_now(request)))
-    except IllegalTransition:
-        return await store.require(campaign_id)
 
 
 class CampaignsController(Controller):
@@ -144,7 +129,8 @@ class CampaignsController(Controller):
         if not words.cancellable(record.state):
             pages.flash(request, _not_cancellable(record), "error")
             return pages.see_other(f"/console/campaigns/{campaign_id}")
-        record = await _cancel(request, campaign_id)
+        svc = pages.services(request)
+        record = await campaigns.cancel_campaign(svc, campaign_id, campaigns.now_utc(svc))
         if record.state.final:
             pages.flash(request, f"The campaign is {record.state.status} already.", "error")
         else:
