@@ -185,6 +185,7 @@ def test_connect_ebay_through_the_sandbox_consent_page(
     assert "eBay account connected." in flash(page)
     card = page.locator("#channel-ebay")
     assert "Connected" in card.inner_text() and "EBAY_US" in card.inner_text()
+    assert "sandbox_seller" in card.inner_text()  # the seller it is connected as
     assert card.get_by_role("button", name=re.compile("Disconnect")).is_visible()
     state = site.connection(merchant, "ebay")
     assert state["connected"] is True and state["marketplace_id"] == "EBAY_US"
