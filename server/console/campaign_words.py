@@ -50,28 +50,21 @@ LISTING_WORDS: dict[str, str] = {
     "ended": "ended",
 }
 
-# Timeline steps (campaign_event.step) and what they do.
+# Timeline steps, as execution/jobs.py and execution/crons.py record them (`-` and `_` are
+# the same here), and what they do; `{where}` is the channel's name.
 STEP_WORDS: dict[str, str] = {
-    "start": "Campaign start",
+    "start_campaign": "Starting the campaign",
     "store_price": "Setting the store price",
-    "set_price": "Setting the store price",
-    "price": "Setting the store price",
-    "list": "Listing",
-    "listing": "Listing",
-    "create_listing": "Listing",
-    "refresh": "Checking the listing",
-    "monitor": "Checking the listing",
-    "sync_sales": "Fetching sales",
-    "sales": "Fetching sales",
+    "list": "Listing on {where}",
+    "list_on_channel": "Listing on {where}",
+    "refresh": "Checking the listing on {where}",
+    "sales": "Fetching sales from {where}",
+    "sold_out": "Ending the sold-out listing on {where}",
     "end": "Ending the campaign",
-    "end_requested": "End requested",
-    "cancel": "Cancel requested",
+    "end_campaign": "Ending the campaign",
     "revert_price": "Putting the store price back",
-    "revert": "Putting the store price back",
-    "withdraw": "Withdrawing the listing",
-    "cancel_listing": "Withdrawing the listing",
-    "verify": "Checking that everything ended",
-    "end_verified": "Checking that everything ended",
+    "withdraw": "Withdrawing the listing on {where}",
+    "sweep": "Overdue check",
 }
 
 OUTCOME_WORDS: dict[str, str] = {
@@ -125,16 +118,20 @@ class TimelineLine:
     at: datetime
     words: str  # "Listing on eBay: failed (attempt 2)"
     detail: str | None  # the marketplace's message, shown as it came
-    call: str  # the API call, e.g. "POST /sell/inventory/v1/offer"
+    call: str  # the connector call, e.g. "ebay create_listing"
     kind: str  # "ok", "bad", "retry" or "info": how the line is marked
 
 
 def timeline_line(entry: TimelineEntry) -> TimelineLine:
     """One timeline row in plain words: what was done, where, and how it went."""
-    what = STEP_WORDS.get(entry.step, spelled(entry.step))
-    if entry.channel:
-        where = label(entry.channel)
-        what += f" on {where}" if what.endswith("Listing") or "listing" in what else f" ({where})"
+    known = STEP_WORDS.get(entry.step.replace("-", "_"))
+    where = label(entry.channel) or "the channel"
+    if known is None:
+        what = spelled(entry.step) + (f" ({where})" if entry.channel else "")
+    elif "{where}" in known:
+        what = known.format(where=where)
+    else:
+        what = known + (f" ({where})" if entry.channel else "")
     outcome = OUTCOME_WORDS.get(entry.outcome, spelled(entry.outcome).lower())
     words = f"{what}: {outcome}" if outcome else what
     if entry.attempt > 1:

@@ -11,6 +11,9 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from piccolo.engine.base import Engine
+from piccolo.engine.sqlite import SQLiteEngine
+
 from execution.queue import job_id
 from execution.sku import campaign_sku
 from execution.states import (
@@ -26,7 +29,7 @@ from execution.states import (
     new_campaign,
 )
 from execution.store import CampaignRecord, CampaignStore, Outcome
-from server.db.connection import make_engine
+from server.db.connection import make_engine, sqlite_path
 from server.db.tables import build_tables
 from tests.console.conftest import Site, run_apart
 
@@ -35,8 +38,19 @@ START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ARQ_JOB_PREFIX = "arq:job:"  # arq.constants.job_key_prefix
 
 
+def _engine(url: str) -> Engine:
+    """An engine of the test's own. Not `make_engine` for SQLite: its `create_private_file`
+    opens and closes the database file, and in this process (the one the service runs in)
+    closing any descriptor of the file drops the service's SQLite locks (POSIX locks belong
+    to the process), so a worker process would take the database for unused and reset its
+    WAL index under the service ("disk I/O error")."""
+    if url.startswith("sqlite:"):
+        return SQLiteEngine(path=str(sqlite_path(url)), log_queries=False, timeout=5)
+    return make_engine(url)
+
+
 def _store(site: Site, clock: Callable[[], datetime] | None = None) -> CampaignStore:
-    tables = build_tables(make_engine(site.config.database_url))
+    tables = build_tables(_engine(site.config.database_url))
     return CampaignStore(tables, clock=clock) if clock else CampaignStore(tables)
 
 

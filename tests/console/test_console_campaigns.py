@@ -137,11 +137,11 @@ def test_the_detail_shows_prices_listings_end_and_timeline(
         site,
         made.campaign_id,
         [
-            ("store_price", "ok", None, 1, None),
-            ("listing", "retry", "amazon", 1, "HTTP 503 from Amazon"),
-            ("listing", "failed", "amazon", 2, "Amazon refused: brand not approved"),
-            ("listing", "ok", "ebay", 1, None),
-            ("a_new_step", "info", None, 1, None),
+            ("store-price", "ok", None, 1, None),
+            ("list", "retry", "amazon", 1, "HTTP 503 from Amazon"),
+            ("list", "failed", "amazon", 2, "Amazon refused: brand not approved"),
+            ("list", "ok", "ebay", 1, None),
+            ("a-new-step", "info", None, 1, None),
         ],
     )
     client.login(key)
