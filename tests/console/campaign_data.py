@@ -194,6 +194,7 @@ def end_job_queued(site: Site, campaign_id: str) -> bool:
     assert site.config.redis_url is not None
     client = redis.Redis.from_url(site.config.redis_url)
     try:
-        return bool(client.exists(ARQ_JOB_PREFIX + job_id(campaign_id, "end-now")))
+        job = job_id(campaign_id, "end-now", prefix=site.config.redis_prefix)
+        return bool(client.exists(ARQ_JOB_PREFIX + job))
     finally:
         client.close()
