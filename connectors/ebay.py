@@ -45,7 +45,7 @@ from connectors.base import (
     TokenSet,
     authorization_code_form,
 )
-from connectors.errors import AuthenticationError, PermanentChannelError
+from connectors.errors import AuthenticationError, ChannelError, PermanentChannelError
 from connectors.rate_budget import BudgetRequest
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,13 @@ SCOPES: Final = (
     "https://api.ebay.com/oauth/api_scope/sell.account",
     "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
 )
+# Asked for on the consent page only (on top of SCOPES): it lets the code exchange read the
+# seller's user name (Commerce Identity getUser), shown as who the account is connected as.
+# Refreshes ask for SCOPES alone, a subset of any consent, so an account consented without it
+# (a refresh token given to the API) keeps working.
+IDENTITY_SCOPE: Final = "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly"
+CONSENT_SCOPES: Final = (*SCOPES, IDENTITY_SCOPE)
+IDENTITY_USER_PATH: Final = "/commerce/identity/v1/user/"
 DEFAULT_MARKETPLACE: Final = "EBAY_US"
 LOCATION_KEY: Final = "channel-router-default"
 FORMAT: Final = "FIXED_PRICE"
@@ -272,9 +279,37 @@ class EbayChannel(ExternalChannel):
         )
         if credentials.get("category_id"):
             account.extra["category_id"] = credentials["category_id"]
+        if form is not None and account.seller_id is None:
+            account.seller_id = await self._user_name(account)
         await self._ensure_policies(account)
         await self._ensure_location(account, credentials)
         return account
+
+    async def _user_name(self, account: ChannelAccount) -> str | None:
+        """The seller's eBay user name (Commerce Identity `getUser`), or None when eBay does
+        not say (the consent lacked IDENTITY_SCOPE, or the call failed): the name is only
+        shown to people, no call needs it, so it never fails a connect."""
+        url = identity_base_url(self.config.ebay_base_url) + IDENTITY_USER_PATH
+        headers = {
+            "Authorization": f"Bearer {account.tokens.access_token}",
+            "Accept": "application/json",
+        }
+        try:
+            response = await self.api.request(
+                API, "GET", url, headers=headers, error_message=ebay_error_message
+            )
+        except ChannelError as exc:
+            log.info("eBay did not give the seller's user name (HTTP %s)", exc.status)
+            return None
+        if response.status_code != 200:
+            log.info("eBay did not give the seller's user name (HTTP %s)", response.status_code)
+            return None
+        try:
+            user = msgspec.json.decode(response.content, type=_IdentityUser)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.info("eBay's getUser answer has no user name")
+            return None
+        return user.username or None
 
     async def refresh(self, account: ChannelAccount) -> None:
         """New access token from the refresh token, in place (eBay keeps the refresh token)."""
@@ -754,6 +789,20 @@ CONDITIONS: Final = frozenset(
         "PRE_OWNED_FAIR",
     }
 )
+
+
+class _IdentityUser(msgspec.Struct):
+    username: str | None = None
+
+
+def identity_base_url(base_url: str) -> str:
+    """Where the Commerce Identity API lives: eBay serves it from apiz.ebay.com (and
+    apiz.sandbox.ebay.com) rather than api.; a stand-in (the sandbox) serves it itself."""
+    base = base_url.rstrip("/")
+    parts = urlsplit(base)
+    if parts.hostname in ("api.ebay.com", "api.sandbox.ebay.com"):
+        return f"{parts.scheme}://apiz{parts.hostname[len('api') :]}"
+    return base
 
 
 def account_key(account: ChannelAccount) -> str:

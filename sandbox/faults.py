@@ -7,8 +7,8 @@ its own random generator, seeded by `seed` when given, so a test run can be repe
 requests it spares go on to the next fault, so four faults of 7.5 % each fault 30 % of calls.
 It is applied by a Litestar middleware before the handler runs, so it affects the routes the
 sandbox serves (an unknown path answers 404 without consuming a fault). /_sandbox/ paths are never
-faulted. The API of a path: /admin/api/ shopify, /auth/o2/token lwa, /identity/ and /sell/ ebay,
-/listings/ and /orders/ amazon.
+faulted. The API of a path: /admin/api/ shopify, /auth/o2/token lwa, /identity/, /sell/ and
+/commerce/ ebay, /listings/ and /orders/ amazon.
 
 - status: answer `status` with `body` (default: the API's usual error shape) and extra `headers`
   (e.g. a Retry-After given as an HTTP date).
@@ -91,7 +91,7 @@ def api_for_path(path: str) -> str | None:
         return "shopify"
     if path.startswith("/auth/o2/token"):
         return "lwa"
-    if path.startswith(("/identity/", "/sell/")):
+    if path.startswith(("/identity/", "/sell/", "/commerce/")):
         return "ebay"
     if path.startswith(("/listings/", "/orders/")):
         return "amazon"

@@ -10,6 +10,7 @@ Served under the real paths (base URL = the sandbox's):
   POST /sell/inventory/v1/offer; GET/PUT /sell/inventory/v1/offer/{offerId};
   POST /sell/inventory/v1/offer/{offerId}/publish and .../withdraw
 - GET /sell/fulfillment/v1/order (filter=creationdate:[..], limit <= 200, offset; `next`/`total`).
+- GET /commerce/identity/v1/user/ (getUser: the one seller's `username` and `userId`).
 
 Real status codes and shapes: createOffer 201 `{"offerId"}`, inventory item PUT 204, publish and
 withdraw 200 `{"listingId"}`, location create 204 (409 if it exists), policy create 201 with the
@@ -31,7 +32,8 @@ channel-router (drift).
 Modules: `state` (EbayState), `errors` (eBay's error shapes), `values` and `checks` (shared
 helpers), `oauth` (token endpoint, bearer check), `account` (business policies), `inventory`
 (locations, inventory items), `offers` and `publish_rules` (offers, publish, withdraw),
-`fulfillment` (orders API), `new_orders`, `inspection` and `drift` (/_sandbox/ebay/...).
+`fulfillment` (orders API), `identity` (getUser), `new_orders`, `inspection` and `drift`
+(/_sandbox/ebay/...).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from sandbox.ebay.account import account_routes
 from sandbox.ebay.drift import drift_routes
 from sandbox.ebay.errors import ebay_error
 from sandbox.ebay.fulfillment import fulfillment_routes
+from sandbox.ebay.identity import identity_routes
 from sandbox.ebay.inspection import inspect_routes
 from sandbox.ebay.inventory import inventory_routes
 from sandbox.ebay.oauth import oauth_routes
@@ -58,6 +61,7 @@ def router(state: SandboxState) -> Router:
         path="/",
         route_handlers=[
             *oauth_routes(state),
+            *identity_routes(state),
             *account_routes(state),
             *inventory_routes(state),
             *offer_routes(state),

@@ -27,6 +27,7 @@ KNOWN_SCOPES: Final = frozenset(
         "https://api.ebay.com/oauth/api_scope/sell.account.readonly",
         "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
         "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly",
+        "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly",
     }
 )
 REFRESH_TOKEN_TTL: Final = 47_304_000  # 18 months, as eBay issues them

@@ -22,6 +22,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from connectors.config import ApiConfig
 from server.console import pages
 from server.console.config import ConsoleConfig
+from server.console.controllers.campaigns import CampaignsController
 from server.console.controllers.channels import ChannelsController
 from server.console.controllers.explorer import ExplorerController
 from server.console.controllers.preferences import PreferencesController
@@ -118,6 +119,7 @@ class Console:
                 ChannelsController,
                 PreferencesController,
                 ExplorerController,
+                CampaignsController,
             ],
             middleware=[
                 security_headers(self.csp()),

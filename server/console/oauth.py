@@ -23,7 +23,7 @@ import httpx
 import msgspec
 
 from connectors.config import ApiConfig
-from connectors.ebay import SCOPES as EBAY_SCOPES
+from connectors.ebay import CONSENT_SCOPES as EBAY_SCOPES
 from connectors.http import ApiClient
 from connectors.shopify import (
     INSTALL_SCOPES,

@@ -34,6 +34,7 @@ NAV: list[NavItem] = [
     NavItem("channels", "Channels", "/console/channels"),
     NavItem("preferences", "Routing preferences", "/console/preferences"),
     NavItem("explorer", "Decision explorer", "/console/explorer"),
+    NavItem("campaigns", "Campaigns", "/console/campaigns"),
 ]
 
 

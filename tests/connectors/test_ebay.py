@@ -13,7 +13,12 @@ import pytest
 
 from connectors.base import ChannelAccount, ListingRequest
 from connectors.config import ApiConfig
-from connectors.ebay import EbayChannel, ebay_error_message
+from connectors.ebay import (
+    IDENTITY_USER_PATH,
+    EbayChannel,
+    ebay_error_message,
+    identity_base_url,
+)
 from connectors.errors import (
     AuthenticationError,
     PermanentChannelError,
@@ -135,6 +140,41 @@ async def test_refresh_token_credentials_are_accepted(ebay: EbayChannel, sandbox
     assert account.tokens.refresh_token == "good-refresh"
     assert account.tokens.access_token
     assert await _get(sandbox, "/_sandbox/ebay/token_grants") == ["refresh_token"]
+
+
+async def test_a_code_exchange_learns_the_sellers_user_name(
+    ebay: EbayChannel, sandbox: Any
+) -> None:
+    account = await ebay.authenticate({"authorization_code": "good-code"})
+    assert account.seller_id == "sandbox_seller"  # Commerce Identity getUser's username
+    # (the sandbox's log shows paths as Litestar routes them, without the trailing slash)
+    asked = await _requests(sandbox, IDENTITY_USER_PATH.rstrip("/"), "GET")
+    assert len(asked) == 1
+
+
+async def test_a_refresh_token_connect_does_not_ask_for_the_user_name(
+    ebay: EbayChannel, sandbox: Any
+) -> None:
+    # Refreshes ask for the sell scopes only, so the token could not read the identity.
+    account = await ebay.authenticate({"refresh_token": "good-refresh"})
+    assert account.seller_id is None
+    assert await _requests(sandbox, IDENTITY_USER_PATH.rstrip("/")) == []
+
+
+@pytest.mark.parametrize("status", [403, 500])
+async def test_a_failed_user_name_lookup_still_connects(
+    ebay: EbayChannel, sandbox: Any, status: int
+) -> None:
+    inject(sandbox, api="ebay", path_prefix="/commerce/", kind="status", status=status, times=10)
+    account = await ebay.authenticate({"authorization_code": "good-code"})
+    assert account.seller_id is None
+    assert account.extra["merchant_location_key"] == "channel-router-default"
+
+
+def test_the_identity_api_is_on_ebays_apiz_host() -> None:
+    assert identity_base_url("https://api.ebay.com") == "https://apiz.ebay.com"
+    assert identity_base_url("https://api.sandbox.ebay.com/") == "https://apiz.sandbox.ebay.com"
+    assert identity_base_url("http://127.0.0.1:8100/") == "http://127.0.0.1:8100"
 
 
 async def test_credentials_without_code_or_refresh_token_are_refused(ebay: EbayChannel) -> None:

@@ -108,6 +108,8 @@ def running_site(db_url: str, policies: Path, redis_url: str) -> Iterator[Site]:
         redis_url=redis_url,
         admin_token="admin-" + secrets.token_urlsafe(24),
         secret_key=secrets.token_urlsafe(32),
+        # Its own job queue: a worker started by one module never takes another's jobs.
+        redis_prefix=f"test-console-{secrets.token_hex(4)}",
         env=console_env(sandbox.url),
     )
     app = create_app(config)

@@ -15,11 +15,14 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.console import campaign_data as data
+from tests.console import live_campaign as live
 from tests.console.conftest import Site, site_on
 
 pytestmark = pytest.mark.browser
@@ -183,6 +186,7 @@ def test_connect_ebay_through_the_sandbox_consent_page(
     assert "eBay account connected." in flash(page)
     card = page.locator("#channel-ebay")
     assert "Connected" in card.inner_text() and "EBAY_US" in card.inner_text()
+    assert "sandbox_seller" in card.inner_text()  # the seller it is connected as
     assert card.get_by_role("button", name=re.compile("Disconnect")).is_visible()
     state = site.connection(merchant, "ebay")
     assert state["connected"] is True and state["marketplace_id"] == "EBAY_US"
@@ -324,3 +328,74 @@ def test_the_admin_picks_a_merchant(page: Any, site: Site) -> None:
     page.get_by_role("button", name="Open").click()
     page.wait_for_url("**/console/channels")
     assert f"acting for {merchant}" in page.locator("header").inner_text()
+
+
+def test_a_campaign_is_cancelled_through_the_confirmation_by_keyboard(
+    page: Any, site: Site, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A real campaign (POST /v1/execute, run by `channel-router worker` against the
+    sandbox), followed and cancelled in the browser; the end is checked in the API and in
+    the sandbox's own store price."""
+    merchant, key = site.create_merchant(enabled_external_channels=["ebay", "amazon"])
+    live.connect_accounts(site, merchant)
+    live.seed_variant(site)
+    older = data.create(site, key, merchant, title="Wool socks", created_at=datetime.now(UTC))
+    log = tmp_path / "worker.log"
+    with live.worker(site, log):
+        made = live.execute(site, key, merchant, "Linen shirt")
+        campaign_id = made["campaign_id"]
+        live.wait_for(
+            site,
+            key,
+            campaign_id,
+            lambda c: c["status"] == "active",
+            "listed on eBay and Amazon",
+            log,
+        )
+        assert live.store_price(site) == live.CLEARANCE_PRICE
+        login(page, key)
+        page.get_by_role("link", name="Campaigns").click()
+        rows = page.locator("table.campaigns tbody tr")
+        assert [r.get_attribute("data-campaign") for r in rows.all()] == [
+            campaign_id,
+            older.campaign_id,
+        ]
+        page.get_by_label("Status").select_option("active")
+        page.get_by_role("button", name="Show").click()
+        assert page.locator("table.campaigns tbody tr").count() == 1
+        check_page(page, "campaigns", request)
+        page.get_by_role("link", name="Linen shirt").click()
+        page.wait_for_url(f"**/console/campaigns/{campaign_id}")
+        assert "Running" in page.locator("#status h2").inner_text()
+        ebay = page.locator('#listings tr[data-channel="ebay"]').inner_text()
+        assert "live" in ebay and "21" in ebay
+        timeline = page.locator("#timeline").inner_text()
+        assert "Setting the store price: done" in timeline
+        assert "Listing on eBay: done" in timeline
+        check_page(page, "campaign", request)
+        page.get_by_role("link", name="Cancel this campaign…").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/cancel#confirm")
+        check_page(page, "campaign-cancel", request)
+        page.keyboard.press("Tab")  # from the confirmation, focused on arrival, to its button
+        focused = page.evaluate("document.activeElement.textContent.trim()")
+        assert focused == "Yes, cancel the campaign"
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/console/campaigns/{campaign_id}#status")
+        assert "Cancel requested." in flash(page)
+        assert page.locator("#status h2").inner_text().split(": ")[1] in (
+            "Cancelling",
+            "Cancelled",  # the worker may have finished the end already
+        )
+        assert page.get_by_role("link", name="Cancel this campaign…").count() == 0
+        ended = live.wait_for(
+            site, key, campaign_id, lambda c: c["status"] == "cancelled", "the verified end", log
+        )
+    assert ended["store"]["status"] == "reverted"
+    assert live.store_price(site) == live.ORIGINAL_PRICE
+    page.reload()
+    assert "Cancelled" in page.locator("#status h2").inner_text()
+    assert "back to the price before (49.99)" in page.locator("#store").inner_text()
+    timeline = page.locator("#timeline").inner_text()
+    assert "Putting the store price back: done" in timeline
+    assert "Ending the campaign: done" in timeline

@@ -56,6 +56,21 @@ def test_amazon_connect_runs_the_website_authorization(site: Site, client: Conso
     assert site.sandbox.amazon.token_grants.get("authorization_code") == grants + 1
 
 
+def test_ebay_connect_shows_the_seller_it_is_connected_as(
+    site: Site, client: ConsoleClient
+) -> None:
+    merchant, key = site.create_merchant()
+    client.login(key)
+    leave = _start(client, "ebay")
+    scopes = query_of(leave.headers["location"])["scope"].split()
+    assert "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly" in scopes
+    client.follow(_consent(site, leave, "/oauth2/authorize"))
+    state = site.connection(merchant, "ebay")
+    assert state["connected"] is True and state["seller_id"] == "sandbox_seller"
+    card = client.get("/console/channels").text.split('id="channel-ebay"')[1].split("</section>")[0]
+    assert "<dt>Seller</dt><dd>sandbox_seller</dd>" in card
+
+
 def test_shopify_install_verifies_the_signature_and_exchanges_the_code(
     site: Site, client: ConsoleClient
 ) -> None:
