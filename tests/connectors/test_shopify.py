@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from decimal import Decimal
 
 import httpx
@@ -199,24 +200,30 @@ async def test_injected_throttle_then_success(
 async def test_cost_bucket_throttle_waits_the_computed_restore_time(
     api_config: ApiConfig, account: ChannelAccount, sandbox: Sandbox
 ) -> None:
-    # The sandbox's own leaky bucket, emptied, refilling 2 points/s: a 1-point query is
-    # THROTTLED and must wait (1 - available) / 2 s, just under 0.5 s. This client really
-    # waits (that is the behaviour under test), then succeeds.
+    # The sandbox's own leaky bucket, emptied, refilling 1 point/s: a 1-point query is
+    # THROTTLED and must wait (1 - available) / 1 s, where `available` is what refilled
+    # between the emptying and the query. This client really waits (that is the behaviour
+    # under test), then succeeds. The bound comes from the clock, so a slow machine (a
+    # later query, more refilled, a shorter wait) does not fail it.
     waited: list[float] = []
+    asked_at: list[float] = []
 
     async def sleep(seconds: float) -> None:
+        asked_at.append(time.monotonic())
         waited.append(seconds)
         await asyncio.sleep(seconds)
 
+    emptied_at = time.monotonic()  # no later than the sandbox empties the bucket
     response = sandbox.control(
-        "POST", "/_sandbox/shopify/bucket", {"currently_available": 0, "restore_rate": 2}
+        "POST", "/_sandbox/shopify/bucket", {"currently_available": 0, "restore_rate": 1}
     )
     assert response.status_code == 200
     async with httpx.AsyncClient() as client:
         store = ShopifyStore(ApiClient(client, api_config, sleep=sleep), api_config)
         assert await store.read_price(account, "8812", "4410") == Decimal("49.99")
     assert len(waited) == 1
-    assert 0.2 < waited[0] <= 0.5
+    refilled = asked_at[0] - emptied_at  # at most this many points came back before the query
+    assert max(0.0, 1.0 - refilled) - 0.01 <= waited[0] <= 1.0
 
 
 async def test_throttled_until_retries_run_out_is_transient(
