@@ -306,13 +306,20 @@ def test_a_bad_key_and_a_bad_body_are_named_together(shop: Shop) -> None:
     assert names == {KEY, "colour", "product.stock_quantity"}
 
 
-def test_a_campaign_needs_the_variant_whose_price_it_changes(shop: Shop) -> None:
+def test_a_campaign_needs_the_store_ids_of_the_variant_it_reprices(shop: Shop) -> None:
     body = decide_body("acme")
     del body["product"]["variant_id"]
     r = shop.execute(body)
     assert r.status_code == 422, r.text
     assert [p["name"] for p in r.json()["invalid_params"]] == ["product.variant_id"]
-    assert shop.queued() == {}
+    # Ids a decision takes (up to 200 characters) but a campaign keeps up to 64.
+    r = shop.execute(decide_body("acme", product_id="", variant_id="7" * 65))
+    assert r.status_code == 422, r.text
+    names = [p["name"] for p in r.json()["invalid_params"]]
+    assert names == ["product.product_id", "product.variant_id"]
+    r = shop.execute(decide_body("acme", product_id="8" * 64, variant_id="7" * 64))
+    assert r.status_code == 202, r.text
+    assert len(shop.queued()) == 2
 
 
 def test_a_decision_that_sends_nothing_external_is_still_a_campaign(shop: Shop) -> None:
@@ -597,3 +604,44 @@ def test_no_listing_query_gets_a_5xx(shop: Shop, query: dict[str, str], who: str
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cc", "Cs"]), max_size=200)
+_money = st.decimals(min_value=0, max_value=999_999_999, places=2).map(str)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    product=st.fixed_dictionaries(
+        {
+            "product_id": _text,
+            "variant_id": st.none() | _text,
+            "title": _text,
+            "category": _text,
+            "stock_quantity": st.integers(0, 1_000_000_000),
+            "days_since_last_sale": st.integers(0, 1_000_000_000),
+        },
+        optional={"current_price": _money},
+    ),
+    price=_money,
+    hours=st.integers(1, 24 * 366),
+    campaign_id=st.none() | st.from_regex(r"\A[A-Za-z0-9._-]{1,64}\Z"),
+)
+def test_no_well_formed_request_gets_a_5xx(
+    shop: Shop, product: dict[str, Any], price: str, hours: int, campaign_id: str | None
+) -> None:
+    """Every value the schema takes is either a campaign or a 4xx (stored columns, SKUs and
+    the decision included), on both backends."""
+    body: dict[str, Any] = {
+        "merchant_id": "acme",
+        "product": product,
+        "proposal": {"proposed_price": price, "duration_hours": hours},
+    }
+    if campaign_id is not None:
+        body["campaign_id"] = f"{campaign_id[:51]}-{secrets.token_hex(6)}"
+    r = shop.execute(body)
+    assert r.status_code in (202, 409, 422), r.text
