@@ -52,8 +52,17 @@ def body_sha256(request: ExecuteRequest) -> str:
     keys and `ends_at` in UTC, so whitespace, key order or an offset spelled another way
     do not make a different body."""
     if request.ends_at is not None:
-        request = msgspec.structs.replace(request, ends_at=request.ends_at.astimezone(UTC))
+        request = msgspec.structs.replace(request, ends_at=in_utc(request.ends_at))
     return hashlib.sha256(_canonical.encode(request)).hexdigest()
+
+
+def in_utc(ends_at: datetime) -> datetime:
+    """`ends_at` in UTC; InvalidInput (422) for a time that has no UTC form (year 0 or
+    10000 once its offset is taken off)."""
+    try:
+        return ends_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("ends_at is out of range", "ends_at") from None
 
 
 def generated_campaign_id(merchant_id: str, idempotency_key: str) -> str:
@@ -98,7 +107,7 @@ def campaign_end(request: ExecuteRequest, now: datetime) -> datetime:
                 "proposal.duration_hours",
             )
         return ends_at
-    ends_at = request.ends_at.astimezone(UTC)
+    ends_at = in_utc(request.ends_at)
     if ends_at <= now:
         raise InvalidInput("ends_at must be in the future", "ends_at")
     if ends_at > latest:

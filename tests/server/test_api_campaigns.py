@@ -10,6 +10,7 @@ worker where a test needs a campaign in another state.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import dataclasses
 import json
@@ -262,6 +263,17 @@ def test_ends_at_inside_the_bounds_is_the_campaign_end(shop: Shop) -> None:
         r = shop.execute({**decide_body("acme"), "ends_at": ends_at.isoformat()})
         assert r.status_code == 202, r.text
         assert parse_time(r.json()["ends_at"]) == ends_at
+
+
+@pytest.mark.parametrize("ends_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"])
+def test_an_ends_at_with_no_utc_form_is_422(shop: Shop, ends_at: str) -> None:
+    r = shop.execute({**decide_body("acme"), "ends_at": ends_at})
+    assert r.status_code == 422, r.text
+    assert [p["name"] for p in r.json()["invalid_params"]] == ["ends_at"]
+    cursor = base64.urlsafe_b64encode(json.dumps([ends_at, "c-1"]).encode()).decode()
+    r = shop.api.http.get(f"/v1/campaigns?cursor={cursor}", headers=shop.headers("acme"))
+    assert r.status_code == 422, r.text
+    assert r.json()["invalid_params"][0]["name"] == "cursor"
 
 
 def test_ends_at_needs_an_offset_and_a_long_default_duration_is_refused(shop: Shop) -> None:
@@ -532,6 +544,15 @@ _json = st.recursive(
 _fields = st.sampled_from(
     ["merchant_id", "product", "proposal", "overrides", "policy_version", "campaign_id", "ends_at"]
 )
+# Any instant at any offset, the far ends of the calendar included.
+_instants = st.datetimes(
+    timezones=st.builds(
+        timezone,
+        st.timedeltas(
+            min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59)
+        ).map(lambda t: timedelta(minutes=t // timedelta(minutes=1))),
+    )
+)
 # Any value HTTP lets through to the app (RFC 9110 field-value: visible ASCII, space, tab,
 # and obs-text bytes 0x80-0xFF); what the HTTP parser itself refuses never reaches us.
 _field_bytes = st.sampled_from([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
@@ -549,7 +570,7 @@ _header_values = st.one_of(
 )
 @given(
     changes=st.dictionaries(_fields, _json, max_size=3),
-    ends_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)).map(str), st.text()),
+    ends_at=st.one_of(st.none(), _instants.map(datetime.isoformat), st.text()),
     key=_header_values,
     raw=st.one_of(st.none(), st.binary(max_size=60)),
 )
@@ -584,6 +605,9 @@ def test_no_body_or_header_gets_a_5xx(
 
 _query_values = st.one_of(
     st.text(max_size=80),
+    st.tuples(_instants.map(datetime.isoformat), st.text(max_size=70)).map(
+        lambda c: base64.urlsafe_b64encode(json.dumps(list(c)).encode()).decode()
+    ),
     st.sampled_from(["pending", "failed", "0", "1", "200", "201", "-1", "1e2", "", "null"]),
 )
 
