@@ -38,7 +38,7 @@ from server.api.types import (
     ExecuteRequest,
 )
 from server.db.decision_log import log_row
-from server.errors import Conflict, InvalidInput, NotFound, Unavailable
+from server.errors import Conflict, InvalidFields, InvalidInput, NotFound, Unavailable
 from server.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,17 @@ def body_sha256(request: ExecuteRequest) -> str:
     keys and `ends_at` in UTC, so whitespace, key order or an offset spelled another way
     do not make a different body."""
     if request.ends_at is not None:
-        request = msgspec.structs.replace(request, ends_at=request.ends_at.astimezone(UTC))
+        request = msgspec.structs.replace(request, ends_at=in_utc(request.ends_at))
     return hashlib.sha256(_canonical.encode(request)).hexdigest()
+
+
+def in_utc(ends_at: datetime) -> datetime:
+    """`ends_at` in UTC; InvalidInput (422) for a time that has no UTC form (year 0 or
+    10000 once its offset is taken off)."""
+    try:
+        return ends_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("ends_at is out of range", "ends_at") from None
 
 
 def generated_campaign_id(merchant_id: str, idempotency_key: str) -> str:
@@ -61,6 +70,23 @@ def generated_campaign_id(merchant_id: str, idempotency_key: str) -> str:
     every retry of one request names the same campaign (and the same SKUs)."""
     digest = hashlib.sha256(f"{merchant_id}\x00{idempotency_key}".encode()).hexdigest()
     return f"cmp-{digest[:24]}"
+
+
+MAX_STORE_ID = 64  # as the store price change keeps them
+
+
+def store_id_problems(product_id: str, variant_id: str | None) -> None:
+    """InvalidFields (422) unless both store ids are there and at most MAX_STORE_ID long: a
+    campaign changes the price of one variant of one product, so it needs both (a decision
+    does not)."""
+    problems = []
+    for name, value in (("product.product_id", product_id), ("product.variant_id", variant_id)):
+        if not value:
+            problems.append((name, "required for a campaign: the store variant it reprices"))
+        elif len(value) > MAX_STORE_ID:
+            problems.append((name, f"at most {MAX_STORE_ID} characters for a campaign"))
+    if problems:
+        raise InvalidFields(f"{len(problems)} invalid field(s) for a campaign", problems)
 
 
 def now_utc(svc: Services) -> datetime:
@@ -81,7 +107,7 @@ def campaign_end(request: ExecuteRequest, now: datetime) -> datetime:
                 "proposal.duration_hours",
             )
         return ends_at
-    ends_at = request.ends_at.astimezone(UTC)
+    ends_at = in_utc(request.ends_at)
     if ends_at <= now:
         raise InvalidInput("ends_at must be in the future", "ends_at")
     if ends_at > latest:
@@ -121,11 +147,8 @@ async def execute(
             return record, False
     product = request.product
     variant_id = product.variant_id
-    if variant_id is None:
-        raise InvalidInput(
-            "a campaign sets the store price of one variant: give its variant_id",
-            "product.variant_id",
-        )
+    store_id_problems(product.product_id, variant_id)
+    assert variant_id is not None
     now = now_utc(svc)
     ends_at = campaign_end(request, now)
     campaign_id = request.campaign_id or generated_campaign_id(merchant_id, idempotency_key)

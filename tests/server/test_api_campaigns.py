@@ -10,6 +10,7 @@ worker where a test needs a campaign in another state.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import dataclasses
 import json
@@ -264,6 +265,17 @@ def test_ends_at_inside_the_bounds_is_the_campaign_end(shop: Shop) -> None:
         assert parse_time(r.json()["ends_at"]) == ends_at
 
 
+@pytest.mark.parametrize("ends_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"])
+def test_an_ends_at_with_no_utc_form_is_422(shop: Shop, ends_at: str) -> None:
+    r = shop.execute({**decide_body("acme"), "ends_at": ends_at})
+    assert r.status_code == 422, r.text
+    assert [p["name"] for p in r.json()["invalid_params"]] == ["ends_at"]
+    cursor = base64.urlsafe_b64encode(json.dumps([ends_at, "c-1"]).encode()).decode()
+    r = shop.api.http.get(f"/v1/campaigns?cursor={cursor}", headers=shop.headers("acme"))
+    assert r.status_code == 422, r.text
+    assert r.json()["invalid_params"][0]["name"] == "cursor"
+
+
 def test_ends_at_needs_an_offset_and_a_long_default_duration_is_refused(shop: Shop) -> None:
     naive = {**decide_body("acme"), "ends_at": "2030-01-01T00:00:00"}
     r = shop.execute(naive)
@@ -306,13 +318,20 @@ def test_a_bad_key_and_a_bad_body_are_named_together(shop: Shop) -> None:
     assert names == {KEY, "colour", "product.stock_quantity"}
 
 
-def test_a_campaign_needs_the_variant_whose_price_it_changes(shop: Shop) -> None:
+def test_a_campaign_needs_the_store_ids_of_the_variant_it_reprices(shop: Shop) -> None:
     body = decide_body("acme")
     del body["product"]["variant_id"]
     r = shop.execute(body)
     assert r.status_code == 422, r.text
     assert [p["name"] for p in r.json()["invalid_params"]] == ["product.variant_id"]
-    assert shop.queued() == {}
+    # Ids a decision takes (up to 200 characters) but a campaign keeps up to 64.
+    r = shop.execute(decide_body("acme", product_id="", variant_id="7" * 65))
+    assert r.status_code == 422, r.text
+    names = [p["name"] for p in r.json()["invalid_params"]]
+    assert names == ["product.product_id", "product.variant_id"]
+    r = shop.execute(decide_body("acme", product_id="8" * 64, variant_id="7" * 64))
+    assert r.status_code == 202, r.text
+    assert len(shop.queued()) == 2
 
 
 def test_a_decision_that_sends_nothing_external_is_still_a_campaign(shop: Shop) -> None:
@@ -525,6 +544,15 @@ _json = st.recursive(
 _fields = st.sampled_from(
     ["merchant_id", "product", "proposal", "overrides", "policy_version", "campaign_id", "ends_at"]
 )
+# Any instant at any offset, the far ends of the calendar included.
+_instants = st.datetimes(
+    timezones=st.builds(
+        timezone,
+        st.timedeltas(
+            min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59)
+        ).map(lambda t: timedelta(minutes=t // timedelta(minutes=1))),
+    )
+)
 # Any value HTTP lets through to the app (RFC 9110 field-value: visible ASCII, space, tab,
 # and obs-text bytes 0x80-0xFF); what the HTTP parser itself refuses never reaches us.
 _field_bytes = st.sampled_from([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
@@ -542,7 +570,7 @@ _header_values = st.one_of(
 )
 @given(
     changes=st.dictionaries(_fields, _json, max_size=3),
-    ends_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)).map(str), st.text()),
+    ends_at=st.one_of(st.none(), _instants.map(datetime.isoformat), st.text()),
     key=_header_values,
     raw=st.one_of(st.none(), st.binary(max_size=60)),
 )
@@ -577,6 +605,9 @@ def test_no_body_or_header_gets_a_5xx(
 
 _query_values = st.one_of(
     st.text(max_size=80),
+    st.tuples(_instants.map(datetime.isoformat), st.text(max_size=70)).map(
+        lambda c: base64.urlsafe_b64encode(json.dumps(list(c)).encode()).decode()
+    ),
     st.sampled_from(["pending", "failed", "0", "1", "200", "201", "-1", "1e2", "", "null"]),
 )
 
@@ -597,3 +628,44 @@ def test_no_listing_query_gets_a_5xx(shop: Shop, query: dict[str, str], who: str
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cc", "Cs"]), max_size=200)
+_money = st.decimals(min_value=0, max_value=999_999_999, places=2).map(str)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    product=st.fixed_dictionaries(
+        {
+            "product_id": _text,
+            "variant_id": st.none() | _text,
+            "title": _text,
+            "category": _text,
+            "stock_quantity": st.integers(0, 1_000_000_000),
+            "days_since_last_sale": st.integers(0, 1_000_000_000),
+        },
+        optional={"current_price": _money},
+    ),
+    price=_money,
+    hours=st.integers(1, 24 * 366),
+    campaign_id=st.none() | st.from_regex(r"\A[A-Za-z0-9._-]{1,64}\Z"),
+)
+def test_no_well_formed_request_gets_a_5xx(
+    shop: Shop, product: dict[str, Any], price: str, hours: int, campaign_id: str | None
+) -> None:
+    """Every value the schema takes is either a campaign or a 4xx (stored columns, SKUs and
+    the decision included), on both backends."""
+    body: dict[str, Any] = {
+        "merchant_id": "acme",
+        "product": product,
+        "proposal": {"proposed_price": price, "duration_hours": hours},
+    }
+    if campaign_id is not None:
+        body["campaign_id"] = f"{campaign_id[:51]}-{secrets.token_hex(6)}"
+    r = shop.execute(body)
+    assert r.status_code in (202, 409, 422), r.text

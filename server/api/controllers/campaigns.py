@@ -257,6 +257,6 @@ def decode_cursor(text: str) -> tuple[datetime, str] | None:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         cursor = msgspec.json.decode(raw, type=_Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
+        return cursor.created_at.astimezone(UTC), cursor.campaign_id
+    except (binascii.Error, ValueError, OverflowError, msgspec.DecodeError):
         return None
-    return cursor.created_at.astimezone(UTC), cursor.campaign_id
