@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 from piccolo.engine.postgres import PostgresEngine
 
 from connectors.config import ApiConfig
 from connectors.http import ApiClient
 from connectors.rate_budget import BudgetConfig, RateBudget
-from execution import crons, jobs, queue
+from execution import crons, jobs, queue, schedule_lock
 from execution.runtime import RUNTIME_KEY, Runtime
 from execution.store import CampaignStore
 from execution.worker_config import WorkerConfig
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 HOUR_PRUNE_MINUTE = 17  # off the hour, when other schedules crowd
 KEEP_RESULT_SECONDS = 86_400  # a finished start or list job id is refused for a day
 EXTRA_TRIES = 3  # arq's own limit sits above ours: crash re-runs count as tries too
+LOCK_MARGIN_SECONDS = 10.0  # a schedule's lock outlasts its timeout, as arq's own job lock
 
 
 def _schedule(every: int) -> dict[str, Any]:
@@ -52,8 +54,19 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
         raise ValueError("the worker needs CHANNEL_ROUTER_REDIS_URL (its queue lives in Redis)")
     timeout = worker.job_timeout_seconds
     tries = worker.max_tries + EXTRA_TRIES
-    # Schedules count in arq's in-progress lock (the longest timeout + 10 s) too: the same.
-    cron_timeout = timeout
+    prefix = service.redis_prefix
+
+    def schedule(fn: schedule_lock.Schedule, **when: Any) -> CronJob:
+        """A cron job named for the deployment (arq's cron job id is `<name>:<tick>`, global
+        to the Redis database), one run at a time across the workers. Its timeout is the
+        jobs' (schedules count in arq's in-progress lock, the longest timeout + 10 s, too)."""
+        name = f"{prefix}:{fn.__name__}"
+        guarded = schedule_lock.exclusive(
+            fn,
+            key=schedule_lock.lock_key(prefix, fn.__name__),
+            hold_seconds=timeout + LOCK_MARGIN_SECONDS,
+        )
+        return cron(guarded, name=name, timeout=timeout, **when)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx[RUNTIME_KEY] = await build_runtime(service, worker)
@@ -81,38 +94,11 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
             func(jobs.end_campaign, name=queue.END_JOB, max_tries=tries, keep_result=0),
         ],
         "cron_jobs": [
-            cron(
-                crons.refresh_listings,
-                name="refresh_listings",
-                timeout=cron_timeout,
-                **_schedule(worker.refresh_every_seconds),
-            ),
-            cron(
-                crons.pull_sales,
-                name="pull_sales",
-                timeout=cron_timeout,
-                **_schedule(worker.sales_every_seconds),
-            ),
-            cron(
-                crons.end_overdue,
-                name="end_overdue",
-                timeout=cron_timeout,
-                **_schedule(worker.sweep_every_seconds),
-            ),
-            cron(
-                crons.resume_stalled,
-                name="resume_stalled",
-                timeout=cron_timeout,
-                **_schedule(worker.sweep_every_seconds),
-            ),
-            cron(
-                crons.prune_decisions,
-                name="prune_decisions",
-                timeout=cron_timeout,
-                minute=HOUR_PRUNE_MINUTE,
-                second=0,
-                microsecond=0,
-            ),
+            schedule(crons.refresh_listings, **_schedule(worker.refresh_every_seconds)),
+            schedule(crons.pull_sales, **_schedule(worker.sales_every_seconds)),
+            schedule(crons.end_overdue, **_schedule(worker.sweep_every_seconds)),
+            schedule(crons.resume_stalled, **_schedule(worker.sweep_every_seconds)),
+            schedule(crons.prune_decisions, minute=HOUR_PRUNE_MINUTE, second=0, microsecond=0),
         ],
         "queue_name": queue.queue_name(service.redis_prefix),
         "redis_settings": RedisSettings.from_dsn(service.redis_url),

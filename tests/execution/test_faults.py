@@ -289,12 +289,6 @@ def test_a_worker_rides_out_a_redis_restart(
         assert not d.crashed(), d.logs()
 
 
-@pytest.mark.xfail(
-    reason="arq starts a cron job every tick whether or not the last one has finished; "
-    "slow marketplaces stack refreshes up until they fill the worker's job slots (seen in "
-    "the 50-campaign test with a 1 s refresh: ends waited behind 55 s refreshes)",
-    strict=True,
-)
 def test_a_slow_refresh_does_not_overlap_the_next(
     tmp_path: Path, sqlite_url: str, fast_worker_env: dict[str, str]
 ) -> None:
@@ -329,12 +323,6 @@ def test_a_slow_refresh_does_not_overlap_the_next(
         )
 
 
-@pytest.mark.xfail(
-    reason="arq names a cron job's id `<name>:<tick>` in the Redis-wide arq:job: space and "
-    "the cron names carry no deployment prefix: of two deployments on one Redis, each tick's "
-    "refresh, sales pull and sweep runs in one of them only",
-    strict=True,
-)
 def test_two_deployments_on_one_redis_each_run_their_own_schedules() -> None:
     """CHANNEL_ROUTER_REDIS_PREFIX keeps deployments (and parallel test runs) apart on one
     Redis: their job ids do not meet (execution.queue.job_id), nor may their cron job ids."""

@@ -94,5 +94,6 @@ def test_a_killed_workers_job_is_taken_up_again_within_a_minute() -> None:
     assert worker.job_serializer is queue.serialize
     names = set(worker.functions)
     assert {queue.START_JOB, queue.LIST_JOB, queue.END_JOB} <= names
-    assert {"refresh_listings", "pull_sales", "end_overdue", "resume_stalled"} <= names
-    assert "prune_decisions" in names
+    schedules = {"refresh_listings", "pull_sales", "end_overdue", "resume_stalled"}
+    assert {f"p:{name}" for name in schedules} <= names
+    assert "p:prune_decisions" in names
