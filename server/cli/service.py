@@ -136,8 +136,9 @@ def run_worker(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
 
-    from arq.worker import check_health, create_worker
+    from arq.worker import check_health
 
+    from execution.patient_worker import PatientWorker
     from execution.worker import worker_settings
     from execution.worker_config import WorkerConfig
     from server.config import ConfigError
@@ -169,7 +170,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if args.burst:
         settings = {**settings, "burst": True, "cron_jobs": []}
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = create_worker(settings)
+    worker = PatientWorker(**settings)  # rides out a Redis outage
     try:
         worker.run()
     except KeyboardInterrupt:
