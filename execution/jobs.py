@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ from arq import Retry
 
 from connectors.base import ListingRequest, ListingState
 from connectors.errors import ChannelError
-from execution import queue
+from execution import queue, schedule_lock
 from execution.calls import CallFailed, Job
 from execution.states import (
     EndRequested,
@@ -296,7 +297,8 @@ async def end_campaign(ctx: dict[str, Any], campaign_id: str) -> str:
         await job.note("end", "started", detail="the campaign's time is up")
     redis = ctx["redis"]
     lock = f"{rt.redis_prefix}:campaign-end:{campaign_id}"
-    if not await redis.set(lock, b"1", nx=True, ex=int(rt.config.job_timeout_seconds) + 10):
+    token = secrets.token_hex(8)
+    if not await redis.set(lock, token, nx=True, ex=int(rt.config.job_timeout_seconds) + 10):
         raise Retry(defer=5)  # another worker is ending it right now
     try:
         if record.state.price_outstanding():
@@ -304,7 +306,7 @@ async def end_campaign(ctx: dict[str, Any], campaign_id: str) -> str:
         for channel in record.state.listings_outstanding():
             record = await withdraw_listing(job, record, channel)
     finally:
-        await redis.delete(lock)
+        await schedule_lock.release(redis, lock, token)  # only ours: ours may have expired
     left = record.state.outstanding()
     if left:
         detail = f"outstanding: {', '.join(left)}"

@@ -36,6 +36,15 @@ def lock_key(prefix: str, name: str) -> str:
     return f"{prefix}:schedule-lock:{name}"
 
 
+async def release(redis: Any, key: str, token: str) -> None:
+    """Delete lock `key` if it still holds `token` (ours); a Redis that went away lets the
+    expiry release it."""
+    try:
+        await redis.eval(_RELEASE, 1, key, token)
+    except RedisError as exc:
+        log.debug("lock %s not released (%s): it expires", key, exc)
+
+
 def exclusive(fn: Schedule, *, key: str, hold_seconds: float) -> WorkerCoroutine:
     """`fn` run only when no other run of it holds `key`; otherwise the tick is skipped."""
 
@@ -48,9 +57,6 @@ def exclusive(fn: Schedule, *, key: str, hold_seconds: float) -> WorkerCoroutine
         try:
             return await fn(ctx)
         finally:
-            try:
-                await redis.eval(_RELEASE, 1, key, token)
-            except RedisError as exc:  # Redis went away: the expiry releases it
-                log.debug("schedule lock %s not released (%s): it expires", key, exc)
+            await release(redis, key, token)
 
     return run
