@@ -181,19 +181,21 @@ async def preflight(
     store_account: ChannelAccount | None,
     channels: Mapping[str, ExternalChannel],
     accounts: Mapping[str, ChannelAccount],
-    sku: str,
+    sku: str | Mapping[str, str],
     platform: str = "shopify",
 ) -> PreflightReport:
     """Check everything a campaign for `decision` needs, changing nothing (see the module doc).
 
     `channels` and `accounts` are the connectors and connected accounts by channel name (a
-    missing account = not connected); `sku` is the SKU the campaign would list under."""
+    missing account = not connected); `sku` is the SKU the campaign would list under (one for
+    every channel, or one per channel name)."""
     external = [a for a in decision.external_channels if a.allocated_units > 0]
+    skus = {a.channel: sku if isinstance(sku, str) else sku[a.channel] for a in external}
     listings = {
         a.channel: ListingRequest(
-            sku=sku,
+            sku=skus[a.channel],
             title=product.title,
-            price=_money(a.price) or Decimal(0),
+            price=_money(str(a.price)) or Decimal(0),
             quantity=a.allocated_units,
             category=product.category,
             product_id=product.product_id,
@@ -243,7 +245,8 @@ async def preflight(
                     warn=True,
                 )
             )
-        if product.current_price is not None and product.current_price != inventory.price:
+        current = _money(str(product.current_price)) if product.current_price is not None else None
+        if current is not None and current != inventory.price:
             problems.append(
                 _problem(
                     platform,
@@ -263,7 +266,7 @@ async def preflight(
                 units=allocation.allocated_units,
                 price=allocation.price,
                 duration_days=allocation.duration_days,
-                sku=sku,
+                sku=skus[allocation.channel],
                 checked_by=checked_by,
             )
         )
@@ -272,7 +275,8 @@ async def preflight(
         product_id=product.product_id,
         variant_id=product.variant_id or "",
         price_before=str(inventory.price) if inventory is not None else None,
-        price_after=format(proposal.proposed_price, "f"),
+        # Money is a decimal string on the wire (engine.types); a Decimal is accepted too.
+        price_after=str(proposal.proposed_price),
         available=inventory.available if inventory is not None else None,
         units_to_hold=held,
         location_id=level.location_id if level is not None else None,
