@@ -39,6 +39,7 @@ class Tables:
     synced_sale: Any
     idempotency_key: Any
     campaign_event: Any
+    inventory_move: Any
 
 
 def build_tables(engine: Engine) -> Tables:
@@ -196,6 +197,32 @@ def build_tables(engine: Engine) -> Tables:
         detail = Text(null=True, default=None)
         created_at = Timestamptz(index=True)
 
+    class InventoryMove(Table, db=engine, tablename="inventory_move"):
+        """One move of a campaign's held units on the store (execution.holds): recorded with
+        the level read before it, before the call is made, so a retry can tell whether it was
+        made. `lock_key` names the inventory item and location moves are serialized on."""
+
+        move_id = Varchar(length=200, unique=True)  # campaign_id:move_key
+        campaign_id = Varchar(length=64, index=True)
+        merchant_id = Varchar(length=64, index=True)
+        move_key = Varchar(length=100)
+        step = Varchar(length=16)  # hold, release, sold
+        status = Varchar(length=16)  # execution.hold_plan.MoveStatus
+        lock_key = Varchar(length=300, index=True)
+        inventory_item_id = Varchar(length=100)
+        location_id = Varchar(length=100)
+        ledger_document_uri = Varchar(length=200)
+        quantity = Integer(default=0)
+        units = JSON(default="{}")  # per channel
+        reported_sold = JSON(default="{}")  # "sold" moves: the channel's total as reported
+        level_before = JSON(default="{}")
+        level_after = JSON(default="{}")
+        reason = Text(null=True, default=None)
+        adjustment_group_id = Varchar(length=100, null=True, default=None)
+        attempts = Integer(default=0)
+        created_at = Timestamptz(index=True)
+        updated_at = Timestamptz()
+
     return Tables(
         merchant=Merchant,
         channel_credential=ChannelCredential,
@@ -212,4 +239,5 @@ def build_tables(engine: Engine) -> Tables:
         synced_sale=SyncedSale,
         idempotency_key=IdempotencyKey,
         campaign_event=CampaignEvent,
+        inventory_move=InventoryMove,
     )
