@@ -3,7 +3,10 @@ with the level read before it, so a retried job never moves units twice."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.base import Column
 from piccolo.columns.column_types import JSON, Integer, Text, Timestamptz, Varchar
 
 from server.db.migrations.m0001_initial import _column
@@ -14,7 +17,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "inventory moves of campaigns (held, sold and returned units)"
 APP = "channel_router"
 
-COLUMNS = [
+COLUMNS: list[tuple[str, type[Column], dict[str, Any]]] = [
     ("move_id", Varchar, _varchar(200, unique=True)),  # campaign_id:move_key
     ("campaign_id", Varchar, _varchar(64, index=True)),
     ("merchant_id", Varchar, _varchar(64, index=True)),
