@@ -20,6 +20,7 @@ from connectors.preflight import Plan, preflight
 from connectors.registry import EXTERNAL_CHANNELS, STORES, external_channel, store
 from engine.types import DecideRequest, Decision
 from execution.sku import campaign_sku
+from server.campaigns import generated_campaign_id
 from server.db.credentials import CredentialStore
 from server.db.decision_log import log_row
 from server.errors import Unavailable
@@ -74,11 +75,14 @@ def _decide_request(data: DecideRequest) -> DecideRequest:
     return data
 
 
-async def dry_run(svc: Services, data: DecideRequest) -> PreflightAnswer:
+async def dry_run(
+    svc: Services, data: DecideRequest, idempotency_key: str | None = None
+) -> PreflightAnswer:
     """Decide and pre-flight `data` (an execute body) for its merchant, changing nothing.
 
-    The caller has authorized the merchant. `data` may carry `campaign_id` (an ExecuteRequest):
-    the SKUs in the plan are then the ones that campaign would list under."""
+    The caller has authorized the merchant. With the `campaign_id` of an ExecuteRequest, or
+    the Idempotency-Key the execute would be sent with, the SKUs in the plan are the ones that
+    campaign would list under (server.campaigns derives the id from the key)."""
     request = _decide_request(data)
     merchant_id = request.merchant_id
     settings = await svc.merchants.settings(merchant_id)
@@ -121,7 +125,10 @@ async def dry_run(svc: Services, data: DecideRequest) -> PreflightAnswer:
             accounts[channel] = account
 
     campaign_id: str | None = getattr(data, "campaign_id", None)
-    variant_id = request.product.variant_id or ""
+    if campaign_id is None and idempotency_key:
+        campaign_id = generated_campaign_id(merchant_id, idempotency_key)
+    product = request.product
+    variant_id = product.variant_id or product.product_id  # as server.campaigns.execute
     skus = {
         channel: campaign_sku(merchant_id, campaign_id or DRY_RUN_CAMPAIGN, channel, variant_id)
         for channel in external

@@ -10,7 +10,9 @@ from typing import Any
 import msgspec
 
 from engine.types import DecideRequest
+from execution.sku import campaign_sku
 from server.accounts import connect_and_save
+from server.campaigns import generated_campaign_id
 from server.db.credentials import CredentialStore
 from server.execute_preflight import dry_run
 from server.services import Services
@@ -140,3 +142,16 @@ async def test_the_dry_run_never_shows_a_token(svc: Services, sandbox: Sandbox) 
     text = msgspec.json.encode(answer).decode()
     for secret in ("shpat_good_stock", "good-code-stock"):
         assert secret not in text
+
+
+async def test_the_plan_names_the_skus_the_execute_would_list_under(
+    svc: Services, sandbox: Sandbox
+) -> None:
+    seed_variant(sandbox)
+    await connected(svc)
+    answer = await dry_run(svc, request(), idempotency_key="key-1")
+    campaign_id = generated_campaign_id("acme", "key-1")
+    assert answer.campaign_id == campaign_id
+    assert [c.sku for c in answer.plan.channels] == [
+        campaign_sku("acme", campaign_id, channel, "4410") for channel in ("ebay", "amazon")
+    ]
