@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 import msgspec
 
-from connectors.base import ChannelAccount, ExternalChannel, ListingState, StoreConnector
+from connectors.base import ListingState
 from connectors.errors import ChannelError
+from execution.access import Access
 from execution.drift import Drift, DriftKind, listing_drift, reserved_drift, store_price_drift
 from execution.hold_plan import HOLD_KEY
 from execution.holds import Holds
@@ -28,20 +27,6 @@ from execution.store import CampaignRecord, CampaignStore, TimelineEntry
 log = logging.getLogger(__name__)
 
 DRIFT_STEP = "drift"
-
-
-class Access(Protocol):
-    """How the cron reaches a merchant's accounts (the worker's Runtime provides it)."""
-
-    def channel(self, name: str) -> ExternalChannel: ...
-
-    async def store_platform(self, merchant_id: str) -> str: ...
-
-    def store_connector(self, platform: str) -> StoreConnector: ...
-
-    def account(
-        self, merchant_id: str, channel: str
-    ) -> AbstractAsyncContextManager[ChannelAccount]: ...
 
 
 async def record_drift(

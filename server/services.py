@@ -39,6 +39,7 @@ from server.metrics import Metrics
 from server.policy_store import PolicyStore
 from server.policy_sync import PolicySync
 from server.shadow import ShadowMetrics, ShadowStep
+from server.stock_metrics import StockCollector
 from server.write_budget import WriteBudget, parse_rate
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class Services:
         self.rate_budget: RateBudget | None = None
         self.write_budget = WriteBudget(None)
         self.pruner: Pruner | None = None
+        # Drift, oversells and held units in /metrics, read from the database per scrape.
+        self.stock_metrics = StockCollector()
         self.secret_box: SecretBox | None = (
             SecretBox(config.secret_key) if config.secret_key else None
         )
@@ -115,6 +118,7 @@ class Services:
         )
         self._decision_log = DecisionLog(self._tables)
         self._campaigns = CampaignStore(self._tables, clock=self._utcnow)
+        self.metrics.register(self.stock_metrics)
         self.shadow.store = ShadowLog(self._tables)
         if self.config.redis_url:
             import redis.asyncio as redis_asyncio
@@ -226,6 +230,8 @@ class Services:
                 await self.rate_budget.refresh_remaining()
             except Exception as exc:  # Redis down: show the last numbers, never fail /metrics
                 log.warning("rate budgets not refreshed for /metrics (%s)", type(exc).__name__)
+        if self._tables is not None:
+            await self.stock_metrics.refresh(self._tables)
         return self.metrics.render()
 
     async def authenticate(self, request: ASGIConnection[Any, Any, Any, Any]) -> auth.Principal:

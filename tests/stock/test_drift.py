@@ -126,3 +126,6 @@ async def test_every_kind_of_drift_is_recorded_once(svc: Services, sandbox: Sand
     assert sandbox.control("GET", "/_sandbox/shopify/variants/4410").json()["price"] == "39.99"
     entries = drift_entries(await svc.campaigns.timeline(record.campaign_id))
     assert len(entries) == 5 and all(e.detail for e in entries)
+    metrics = (await svc.metrics_text()).decode()
+    for kind, _ in kinds:
+        assert f'channel_router_drift_total{{kind="{kind}"}} 1.0' in metrics
