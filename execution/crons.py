@@ -15,8 +15,9 @@ from typing import Any
 
 from connectors.base import ListingState
 from connectors.errors import ChannelError
-from execution import queue
+from execution import queue, stock_steps
 from execution.calls import Job
+from execution.drift_check import check_drift
 from execution.runtime import Runtime, runtime
 from execution.states import IllegalTransition, ListingObserved
 from execution.store import CampaignRecord
@@ -140,8 +141,35 @@ async def _follow_sales(rt: Runtime, record: CampaignRecord, channel: str) -> No
         return
     await job.note("sales", "ok", channel=channel, call=f"{channel} sync_sales",
                    detail=f"{sold} of {item.allocated_units} unit(s) sold")  # fmt: skip
-    if sold >= item.allocated_units and item.external_listing_id is not None:
+    offered = await _sell_off_held(rt, job, record, channel, sold)
+    if sold >= offered and item.external_listing_id is not None:
         await _end_sold_out(rt, job, record, channel, sold)
+
+
+async def _sell_off_held(
+    rt: Runtime, job: Job, record: CampaignRecord, channel: str, sold: int
+) -> int:
+    """Sold units leave the store's reserved stock (an oversell is flagged there); returns the
+    units the listing offered: those held for it, or its allocation when nothing is held."""
+    item = record.state.listing(channel)
+    if rt.holds is None:
+        return item.allocated_units
+    try:
+        await stock_steps.units_sold(rt, rt.holds, rt.campaigns, record, channel, sold)
+    except ChannelError as exc:  # the next pull tries again (the move is idempotent)
+        await job.note("sold", "retry", channel=channel, detail=str(exc))
+    held = await stock_steps.held_for(rt.holds, record.campaign_id, channel)
+    return item.allocated_units if held is None else held
+
+
+async def detect_drift(ctx: dict[str, Any]) -> str:
+    """Compare every open campaign with the store and its marketplaces (execution.drift_check):
+    each new difference goes on the campaign's timeline; nothing is corrected."""
+    rt = runtime(ctx)
+    if rt.holds is None:
+        return "no holds: drift not checked"
+    added = await check_drift(rt, rt.campaigns, rt.holds)
+    return f"{sum(len(found) for found in added.values())} new drift(s)"
 
 
 async def _end_sold_out(

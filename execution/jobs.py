@@ -24,11 +24,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from arq import Retry
 
 from connectors.base import ListingRequest, ListingState
 from connectors.errors import ChannelError
-from execution import queue, schedule_lock
+from execution import queue, schedule_lock, stock_steps
 from execution.calls import CallFailed, Job
 from execution.states import (
     EndRequested,
@@ -102,8 +103,21 @@ async def start_campaign(ctx: dict[str, Any], campaign_id: str) -> str:
         record = await set_store_price(job, record)
     if record.state.store.status != "applied":
         return f"store price {record.state.store.status}"
+    await hold_stock(job, record)
     await enqueue_listings(ctx, job, record)
     return "started"
+
+
+async def hold_stock(job: Job, record: CampaignRecord) -> None:
+    """Hold the external units off the store before anything is listed (execution.stock_steps);
+    a campaign that ended meanwhile gives them straight back."""
+    rt = job.rt
+    if rt.holds is None or record.state.end is not None:
+        return
+    await stock_steps.hold_units(rt, rt.holds, rt.campaigns, record)
+    fresh = await rt.campaigns.require(job.campaign_id)
+    if fresh.state.end is not None:
+        await stock_steps.release_units(rt, rt.holds, rt.campaigns, fresh)
 
 
 async def set_store_price(job: Job, record: CampaignRecord) -> CampaignRecord:
@@ -200,6 +214,18 @@ async def list_on_channel(ctx: dict[str, Any], campaign_id: str, channel: str) -
     item = record.state.listing(channel)
     if record.state.final or item.status != "pending":
         return f"nothing to list ({item.status})"
+    if (
+        job.rt.holds is not None
+        and await stock_steps.held_for(job.rt.holds, campaign_id, channel) == 0
+    ):  # the store had no unit left for this channel: nothing to offer
+        error = "not listed: the store had no units left to hold for this channel"
+        await _apply_or_keep(
+            job,
+            record,
+            ListingFailed(channel=channel, error=error, rejected=False, at=job.rt.clock()),
+        )
+        await job.note("list", "skipped", channel=channel, detail=error)
+        return "nothing held"
     try:
         record = await job.rt.campaigns.apply(
             campaign_id, ListingAttempted(channel=channel, at=job.rt.clock())
@@ -229,6 +255,10 @@ async def create_listing(job: Job, record: CampaignRecord, channel: str) -> str:
     """The create call; ListingCreated, or ListingFailed (retried first when transient)."""
     rt = job.rt
     request = listing_request(record, channel)
+    if rt.holds is not None:  # offer the units held for it (fewer when the store was short)
+        held = await stock_steps.held_for(rt.holds, job.campaign_id, channel)
+        if held is not None:
+            request = msgspec.structs.replace(request, quantity=held)
     connector = rt.channel(channel)
     try:
         async with rt.account(record.merchant_id, channel) as account:
@@ -248,6 +278,8 @@ async def create_listing(job: Job, record: CampaignRecord, channel: str) -> str:
             raise job.retry(failure) from None
         event = ListingFailed(channel=channel, error=failure.message, rejected=False, at=rt.clock())
         await _apply_or_keep(job, record, event)
+        if rt.holds is not None:  # nothing listed: its units go back on the store
+            await stock_steps.release_units(rt, rt.holds, rt.campaigns, record, [channel])
         return "failed"
     live = made.status == "active"
     try:
@@ -317,9 +349,30 @@ async def end_campaign(ctx: dict[str, Any], campaign_id: str) -> str:
         seconds = (retry.defer_score or 0) / 1000
         await job.note("end", "retry", detail=f"{detail}; again in {seconds:g} s")
         raise retry
+    await settle_stock(job, record)
     record = await rt.campaigns.apply(campaign_id, EndVerified(at=rt.clock()))
     await job.note("end", "ok", detail=f"verified: {record.state.status}")
     return record.state.status
+
+
+async def settle_stock(job: Job, record: CampaignRecord) -> None:
+    """Every listing is seen ended: its sold units leave reserved, the unsold ones go back to
+    available (execution.stock_steps). Transient failures retry the end; a refused move (held
+    units released by someone else) is on the timeline and does not keep the end open."""
+    rt = job.rt
+    if rt.holds is None:
+        return
+    try:
+        for item in record.state.listings:
+            if item.units_sold:
+                await stock_steps.units_sold(
+                    rt, rt.holds, rt.campaigns, record, item.channel, item.units_sold
+                )
+        await stock_steps.release_units(rt, rt.holds, rt.campaigns, record)
+    except ChannelError as exc:
+        if exc.transient:
+            raise
+        await job.note("release", "failed", detail=f"units not given back: {exc.message}")
 
 
 async def revert_store_price(job: Job, record: CampaignRecord) -> CampaignRecord:

@@ -21,6 +21,7 @@ from connectors.config import ApiConfig
 from connectors.errors import PermanentChannelError
 from connectors.http import ApiClient
 from connectors.registry import STORES, external_channel, store
+from execution.holds import Holds
 from execution.retries import RetryPolicy
 from execution.store import CampaignStore
 from execution.worker_config import WorkerConfig
@@ -47,6 +48,7 @@ class Runtime:
     redis_prefix: str
     pruner: Pruner | None = None
     engine: Any = None  # the piccolo engine, closed at shutdown
+    holds: Holds | None = None  # stock holds on the store (execution.holds); None: none made
     clock: Callable[[], datetime] = utcnow
 
     @property

@@ -22,6 +22,7 @@ from connectors.config import ApiConfig
 from connectors.http import ApiClient
 from connectors.rate_budget import BudgetConfig, RateBudget
 from execution import crons, jobs, queue, schedule_lock
+from execution.holds import HoldLedger, Holds, redis_locks
 from execution.runtime import RUNTIME_KEY, Runtime
 from execution.store import CampaignStore
 from execution.worker_config import WorkerConfig
@@ -69,7 +70,7 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
         return cron(guarded, name=name, timeout=timeout, **when)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        ctx[RUNTIME_KEY] = await build_runtime(service, worker)
+        ctx[RUNTIME_KEY] = await build_runtime(service, worker, redis=ctx.get("redis"))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         rt: Runtime | None = ctx.get(RUNTIME_KEY)
@@ -96,6 +97,7 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
         "cron_jobs": [
             schedule(crons.refresh_listings, **_schedule(worker.refresh_every_seconds)),
             schedule(crons.pull_sales, **_schedule(worker.sales_every_seconds)),
+            schedule(crons.detect_drift, **_schedule(worker.drift_every_seconds)),
             schedule(crons.end_overdue, **_schedule(worker.sweep_every_seconds)),
             schedule(crons.resume_stalled, **_schedule(worker.sweep_every_seconds)),
             schedule(crons.prune_decisions, minute=HOUR_PRUNE_MINUTE, second=0, microsecond=0),
@@ -115,8 +117,9 @@ def worker_settings(service: ServiceConfig, worker: WorkerConfig) -> dict[str, A
     }
 
 
-async def build_runtime(service: ServiceConfig, worker: WorkerConfig) -> Runtime:
-    """Database (checked against the credentials key), accounts and connectors."""
+async def build_runtime(service: ServiceConfig, worker: WorkerConfig, redis: Any = None) -> Runtime:
+    """Database (checked against the credentials key), accounts and connectors; with `redis`
+    (arq's pool), the stock holds, whose moves lock per location in it."""
     engine = make_engine(service.database_url, lock_timeout=service.db_lock_timeout_seconds)
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=10)
@@ -151,6 +154,11 @@ async def build_runtime(service: ServiceConfig, worker: WorkerConfig) -> Runtime
         redis_prefix=service.redis_prefix,
         pruner=pruner,
         engine=engine,
+        holds=(
+            Holds(HoldLedger(tables), redis_locks(redis, service.redis_prefix))
+            if redis is not None
+            else None
+        ),
     )
     log.info(
         "campaign worker ready: queue %s, job timeout %g s, %d tries",

@@ -52,6 +52,7 @@ class WorkerConfig:
     refresh_every_seconds: int = 60
     sales_every_seconds: int = 120
     sweep_every_seconds: int = 60
+    drift_every_seconds: int = 300
     sweep_grace_seconds: float = 30.0
     stall_seconds: float = 300.0
     health_check_seconds: float = 30.0
@@ -76,6 +77,7 @@ class WorkerConfig:
             refresh_every_seconds=_every(env, "WORKER_REFRESH_SECONDS", d.refresh_every_seconds),
             sales_every_seconds=_every(env, "WORKER_SALES_SECONDS", d.sales_every_seconds),
             sweep_every_seconds=_every(env, "WORKER_SWEEP_SECONDS", d.sweep_every_seconds),
+            drift_every_seconds=_every(env, "WORKER_DRIFT_SECONDS", d.drift_every_seconds),
             sweep_grace_seconds=_number(
                 env, "WORKER_SWEEP_GRACE_SECONDS", d.sweep_grace_seconds, 0
             ),

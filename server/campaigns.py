@@ -19,6 +19,7 @@ import msgspec
 
 from engine.types import Decision
 from execution import queue
+from execution.drift_check import drift_entries
 from execution.sku import campaign_sku
 from execution.states import EndRequested, IllegalTransition, new_campaign
 from execution.store import (
@@ -31,9 +32,11 @@ from execution.store import (
 from server.api.types import (
     MAX_CAMPAIGN_DAYS,
     Campaign,
+    CampaignDrift,
     CampaignEnd,
     CampaignEvent,
     CampaignListing,
+    CampaignStock,
     CampaignStorePrice,
     ExecuteRequest,
 )
@@ -240,8 +243,13 @@ async def cancel_campaign(svc: Services, campaign_id: str, at: datetime) -> Camp
     return record
 
 
-def campaign_view(record: CampaignRecord, timeline: list[TimelineEntry]) -> Campaign:
-    """The Campaign the API answers (CONTRACT §4), with `events` from `timeline`.
+def campaign_view(
+    record: CampaignRecord,
+    timeline: list[TimelineEntry],
+    stock: CampaignStock | None = None,
+) -> Campaign:
+    """The Campaign the API answers (CONTRACT §4), with `events` and `drift` from `timeline`
+    and `stock` as `server.campaign_stock.campaign_stock` reads it.
 
     `original_price` is the store price read before the change; until the store step ran,
     the `current_price` the request gave (null if it gave none)."""
@@ -296,4 +304,9 @@ def campaign_view(record: CampaignRecord, timeline: list[TimelineEntry]) -> Camp
         ],
         created_at=record.created_at,
         updated_at=record.updated_at,
+        stock=stock,
+        drift=[
+            CampaignDrift(at=e.at, kind=e.kind, channel=e.channel, detail=e.detail)
+            for e in drift_entries(timeline)
+        ],
     )

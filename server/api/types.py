@@ -241,8 +241,48 @@ class CampaignEvent(msgspec.Struct, frozen=True):
     detail: str | None
 
 
+class ChannelStock(msgspec.Struct, frozen=True):
+    """One channel's units on the store (docs/execution.md, "Stock holds"): `held` moved
+    available -> reserved for it, `sold` left reserved as sold, `returned` went back to
+    available; `reported_sold` is what the marketplace reports, `oversold` the part of it
+    that no held unit covered."""
+
+    channel: str
+    held: int
+    sold: int
+    returned: int
+    still_held: int
+    reported_sold: int
+    oversold: int
+
+
+class CampaignStock(msgspec.Struct, frozen=True):
+    """The campaign's units held off the store, in all and per channel; `reason` says why
+    fewer were held than allocated; `conflicts` name moves someone else interfered with."""
+
+    held: int
+    sold: int
+    returned: int
+    still_held: int
+    oversold: int
+    channels: list[ChannelStock]
+    reason: str | None = None
+    conflicts: list[str] = []
+
+
+class CampaignDrift(msgspec.Struct, frozen=True):
+    """A difference between the campaign and what the store or a marketplace shows
+    (docs/execution.md, "Drift"): found by the worker, never corrected silently."""
+
+    at: datetime
+    kind: str
+    channel: str | None
+    detail: str | None
+
+
 class Campaign(msgspec.Struct, frozen=True):
-    """CONTRACT §4's Campaign, with its timeline, its end and its listings' SKUs."""
+    """CONTRACT §4's Campaign, with its timeline, its end and its listings' SKUs, and (issue
+    11) its units held on the store (`stock`, null while nothing is held) and its `drift`."""
 
     campaign_id: str
     merchant_id: str
@@ -257,6 +297,8 @@ class Campaign(msgspec.Struct, frozen=True):
     events: list[CampaignEvent]
     created_at: datetime
     updated_at: datetime
+    stock: CampaignStock | None = None
+    drift: list[CampaignDrift] = []
 
 
 class CampaignPage(msgspec.Struct, frozen=True):

@@ -30,6 +30,7 @@ from server.api.decoding import BodyDecoder, BodyInvalid
 from server.api.problems import InvalidParam
 from server.api.types import MAX_PAGE, Campaign, CampaignPage, ExecuteRequest
 from server.auth import Forbidden, Principal
+from server.campaign_stock import campaign_stock
 from server.campaigns import (
     body_sha256,
     campaign_view,
@@ -38,6 +39,8 @@ from server.campaigns import (
     now_utc,
 )
 from server.errors import InvalidFields, InvalidInput, NotFound
+from server.execute_preflight import PreflightAnswer
+from server.execute_preflight import dry_run as preflight_dry_run
 from server.services import Services
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -75,11 +78,13 @@ def _key_problem(request: Request[Any, Any, Any]) -> InvalidParam | None:
     return None
 
 
-def _answer(
-    record: CampaignRecord, timeline: list[Any], headers: dict[str, str]
+async def _answer(
+    svc: Services, record: CampaignRecord, headers: dict[str, str]
 ) -> Response[Campaign]:
+    timeline = await svc.campaigns.timeline(record.campaign_id)
+    stock = await campaign_stock(svc, record.campaign_id)
     return Response(
-        campaign_view(record, timeline), status_code=202, media_type=_JSON, headers=headers
+        campaign_view(record, timeline, stock), status_code=202, media_type=_JSON, headers=headers
     )
 
 
@@ -97,6 +102,13 @@ _CAMPAIGN_202 = {
     202: ResponseSpec(
         data_container=Campaign,
         description="The campaign (see docs/execution.md)",
+        media_type=_JSON,
+    )
+}
+_DRY_RUN_200 = {
+    200: ResponseSpec(
+        data_container=PreflightAnswer,
+        description="`?dry_run=true`: the plan and every problem; nothing was changed",
         media_type=_JSON,
     )
 }
@@ -121,17 +133,31 @@ class CampaignController(Controller):
         ],
         responses={
             **_CAMPAIGN_202,
+            **_DRY_RUN_200,
             **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
         },
     )
-    async def execute(self, request: Request[Any, Any, Any]) -> Response[Campaign]:
+    async def execute(
+        self,
+        request: Request[Any, Any, Any],
+        dry_run: Annotated[
+            bool,
+            QueryParameter(
+                description="Check everything without changing anything: 200 with the plan "
+                'and every problem (docs/execution.md, "Dry run"); no Idempotency-Key needed'
+            ),
+        ] = False,
+    ) -> Response[Any]:
         """Carry a decision out: decide as /v1/decide does, store the campaign, queue its
         start and its end. Always 202: a new campaign (`Idempotent-Replayed: false`), or
         the one this key and body made before (`true`). The same key with another body,
-        or a `campaign_id` made under another key, is 409."""
+        or a `campaign_id` made under another key, is 409. With `?dry_run=true`: 200 with
+        the plan and every problem found, nothing written but the decision log."""
         svc = services(request)
         principal = await svc.authenticate(request)
         key_problem = _key_problem(request)
+        if dry_run and key_problem is not None and not request.headers.get(IDEMPOTENCY_HEADER):
+            key_problem = None  # a dry run stores nothing: the key is optional
         try:
             data: ExecuteRequest = await decode_body(
                 request, _execute_decoder, svc.config.max_body_bytes
@@ -148,10 +174,12 @@ class CampaignController(Controller):
         if not principal.may_act_for(data.merchant_id):
             raise Forbidden("this token may not act for that merchant")
         await svc.write_budget.spend(principal, 1)
+        if dry_run:
+            answer = await preflight_dry_run(svc, data, request.headers.get(IDEMPOTENCY_HEADER))
+            return Response(answer, status_code=200, media_type=_JSON)
         key = request.headers[IDEMPOTENCY_HEADER]
         record, created = await execute(svc, data, key, body_sha256(data))
-        timeline = await svc.campaigns.timeline(record.campaign_id)
-        return _answer(record, timeline, {REPLAYED_HEADER: "false" if created else "true"})
+        return await _answer(svc, record, {REPLAYED_HEADER: "false" if created else "true"})
 
     @get(
         "/campaigns/{campaign_id:str}",
@@ -163,7 +191,8 @@ class CampaignController(Controller):
         """The campaign: its state, listings, end and timeline (`events`)."""
         svc = services(request)
         record = await _own_campaign(svc, await svc.authenticate(request), campaign_id)
-        return campaign_view(record, await svc.campaigns.timeline(campaign_id))
+        timeline = await svc.campaigns.timeline(campaign_id)
+        return campaign_view(record, timeline, await campaign_stock(svc, campaign_id))
 
     @post(
         "/campaigns/{campaign_id:str}/cancel",
@@ -180,7 +209,7 @@ class CampaignController(Controller):
         svc = services(request)
         await _own_campaign(svc, await svc.authenticate(request), campaign_id)
         record = await cancel_campaign(svc, campaign_id, now_utc(svc))
-        return _answer(record, await svc.campaigns.timeline(campaign_id), {})
+        return await _answer(svc, record, {})
 
     @get("/campaigns", responses=problem_responses(400, 401, 403, 404, 422, 503))
     async def list_campaigns(
