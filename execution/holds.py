@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
+from redis.exceptions import LockError
 
 from connectors.base import (
     ChannelAccount,
@@ -44,7 +45,7 @@ from connectors.base import (
     StoreConnector,
     already_moved,
 )
-from connectors.errors import InventoryConflict, PermanentChannelError
+from connectors.errors import InventoryConflict, PermanentChannelError, TransientChannelError
 from connectors.http import ApiClient
 from connectors.shopify import ledger_uri
 from execution.hold_plan import (
@@ -63,28 +64,58 @@ from execution.hold_plan import (
 
 log = logging.getLogger(__name__)
 
-LockFactory = Callable[[str], AbstractAsyncContextManager[None]]
+
+class HeldLock:
+    """A lock being held. `keep()`: at the end, hold it one more TTL and let it expire."""
+
+    def __init__(self) -> None:
+        self.kept = False
+
+    def keep(self) -> None:
+        self.kept = True
+
+
+LockFactory = Callable[[str], AbstractAsyncContextManager[HeldLock]]
 """A lock per name, held across workers while moves of one item at one location are made."""
 
 LOCK_TTL_SECONDS: Final = 60.0
-LOCK_WAIT_SECONDS: Final = 60.0
+LOCK_TTL_ENV: Final = "CHANNEL_ROUTER_HOLD_LOCK_SECONDS"
 HOLD_ATTEMPTS: Final = 3  # a hold refused because a store sale took units meanwhile: re-read
 
 
-def redis_locks(
-    redis: Any,
-    prefix: str,
-    ttl: float = LOCK_TTL_SECONDS,
-    wait: float = LOCK_WAIT_SECONDS,
-) -> LockFactory:
-    """Locks in Redis (redis-py's Lock: SET NX PX, released by token) under `prefix`."""
+def lock_seconds(env: Mapping[str, str]) -> float:
+    """The lock's time to live from CHANNEL_ROUTER_HOLD_LOCK_SECONDS (default 60, at least 1)."""
+    raw = env.get(LOCK_TTL_ENV, "").strip()
+    try:
+        return max(1.0, float(raw)) if raw else LOCK_TTL_SECONDS
+    except ValueError:
+        return LOCK_TTL_SECONDS
+
+
+def redis_locks(redis: Any, prefix: str, ttl: float = LOCK_TTL_SECONDS) -> LockFactory:
+    """Locks in Redis (redis-py's Lock: SET NX PX, released by its token) under `prefix`.
+
+    A move whose answer was lost keeps its lock for another full TTL from the failure: its
+    request may still be running at the store, and no other move may read the level before it
+    has landed. Waiting longer than the TTL for a lock is a TransientChannelError (the job
+    retries later)."""
 
     @contextlib.asynccontextmanager
-    async def lock(name: str) -> AsyncIterator[None]:
-        async with redis.lock(
-            f"{prefix}:inventory-lock:{name}", timeout=ttl, blocking_timeout=wait
-        ):
-            yield
+    async def lock(name: str) -> AsyncIterator[HeldLock]:
+        held = redis.lock(f"{prefix}:inventory-lock:{name}", timeout=ttl, blocking_timeout=ttl)
+        if not await held.acquire():
+            raise TransientChannelError(
+                "inventory moves at this location are busy; try again", api="store"
+            )
+        handle = HeldLock()
+        try:
+            yield handle
+        finally:
+            with contextlib.suppress(LockError):  # expired meanwhile: nothing to keep or free
+                if handle.kept:
+                    await held.reacquire()  # a full TTL from now, then it expires
+                else:
+                    await held.release()
 
     return lock
 
@@ -523,7 +554,7 @@ class Holds:
     ) -> MoveRecord:
         """Make one move at most once, under the lock of its item and location."""
         lock_key = f"{merchant_id}|{item}|{location}"
-        async with self._locks(lock_key):
+        async with self._locks(lock_key) as lock:
             now = await mover.read_level(account, item, location)
             await self._settle(lock_key, now)
             existing = await self.ledger.get(campaign_id, move_key)
@@ -556,7 +587,12 @@ class Holds:
                 await self.ledger.finish(record, "refused", reason=exc.message)
                 log.warning("%s of campaign %s refused: %s", move_key, campaign_id, exc.message)
                 raise
-            # Any other failure leaves it "started": the next one under this lock settles it.
+            except BaseException:
+                # No answer (timeout, broken connection, 5xx): the call may still land at the
+                # store. It stays "started", and the lock is kept until it expires, so the
+                # next move reads the level only once this one has landed or never will.
+                lock.keep()
+                raise
             return await self.ledger.finish(
                 record,
                 "applied",

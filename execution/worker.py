@@ -22,7 +22,7 @@ from connectors.config import ApiConfig
 from connectors.http import ApiClient
 from connectors.rate_budget import BudgetConfig, RateBudget
 from execution import crons, jobs, queue, schedule_lock
-from execution.holds import HoldLedger, Holds, redis_locks
+from execution.holds import HoldLedger, Holds, lock_seconds, redis_locks
 from execution.runtime import RUNTIME_KEY, Runtime
 from execution.store import CampaignStore
 from execution.worker_config import WorkerConfig
@@ -155,7 +155,10 @@ async def build_runtime(service: ServiceConfig, worker: WorkerConfig, redis: Any
         pruner=pruner,
         engine=engine,
         holds=(
-            Holds(HoldLedger(tables), redis_locks(redis, service.redis_prefix))
+            Holds(
+                HoldLedger(tables),
+                redis_locks(redis, service.redis_prefix, ttl=lock_seconds(service.env)),
+            )
             if redis is not None
             else None
         ),

@@ -45,7 +45,8 @@ async def shop(svc: Services, sandbox: Sandbox) -> AsyncIterator[Shop]:
         account = await store.connect(
             {"shop_domain": "acme.myshopify.com", "access_token": "shpat_good_holds"}
         )
-        locks = redis_locks(svc.redis, f"test-holds-{secrets.token_hex(4)}")
+        # A lost answer keeps its location locked this long (longer than the 0.8 s delays).
+        locks = redis_locks(svc.redis, f"test-holds-{secrets.token_hex(4)}", ttl=2)
         yield Shop(store, account, Holds(HoldLedger(svc.tables), locks))
 
 
