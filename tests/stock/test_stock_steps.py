@@ -12,6 +12,7 @@ from execution.sku import campaign_sku
 from execution.states import new_campaign
 from execution.stock_steps import held_for, hold_units, release_units, units_sold
 from execution.store import CampaignRecord
+from server.campaign_stock import campaign_stock
 from server.services import Services
 from tests.connectors.conftest import Sandbox
 from tests.stock.access import ServiceAccess
@@ -75,6 +76,20 @@ async def test_hold_sell_oversell_and_release_through_the_steps(
     assert metric(metrics, 'channel_router_inventory_moved_units_total{step="sold"}') == 25
     level = sandbox.control("GET", "/_sandbox/shopify/inventory/4410").json()["levels"][0]
     assert (level["available"], level["reserved"], level["on_hand"]) == (35, 0, 35)
+
+    # What GET /v1/campaigns/{id} shows of it.
+    stock = await campaign_stock(svc, "cmp-steps")
+    assert stock is not None
+    assert (stock.held, stock.sold, stock.returned, stock.still_held, stock.oversold) == (
+        42,
+        25,
+        17,
+        0,
+        2,
+    )
+    amazon = next(c for c in stock.channels if c.channel == "amazon")
+    assert (amazon.held, amazon.sold, amazon.reported_sold, amazon.oversold) == (21, 21, 23, 2)
+    assert await campaign_stock(svc, "no-such-campaign") is None
 
 
 async def test_an_untracked_variant_holds_nothing_and_says_so(
