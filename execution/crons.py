@@ -168,6 +168,7 @@ async def detect_drift(ctx: dict[str, Any]) -> str:
     rt = runtime(ctx)
     if rt.holds is None:
         return "no holds: drift not checked"
+    await pull_sales(ctx)  # a sale not pulled yet is not a quantity changed by hand
     added = await check_drift(rt, rt.campaigns, rt.holds)
     return f"{sum(len(found) for found in added.values())} new drift(s)"
 

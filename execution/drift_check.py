@@ -50,9 +50,12 @@ async def record_drift(
     return added
 
 
-async def _listing_drifts(access: Access, holds: Holds, record: CampaignRecord) -> list[Drift]:
+async def _listing_drifts(
+    access: Access, holds: Holds, campaigns: CampaignStore, record: CampaignRecord
+) -> list[Drift]:
     clearance = Decimal(record.state.clearance_price)
     held = (await holds.tally(record.campaign_id)).held
+    synced = await campaigns.units_sold(record.campaign_id)  # sales pulled, maybe not applied
     found: list[Drift] = []
     for item in record.state.listings:
         if item.status not in ("submitted", "active") or item.external_listing_id is None:
@@ -72,7 +75,7 @@ async def _listing_drifts(access: Access, holds: Holds, record: CampaignRecord) 
             item.channel,
             seen,
             listed_quantity=held.get(item.channel, item.allocated_units),
-            units_sold=item.units_sold,
+            units_sold=max(item.units_sold, synced.get(item.channel, 0)),
             clearance_price=clearance,
         )
     return found
@@ -94,7 +97,7 @@ async def check_drift(
     # Units held per location (merchant, item, location), over the campaigns holding there.
     locations: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
     for record in records:
-        found[record.campaign_id] += await _listing_drifts(access, holds, record)
+        found[record.campaign_id] += await _listing_drifts(access, holds, campaigns, record)
         hold = await holds.ledger.get(record.campaign_id, HOLD_KEY)
         if hold is not None and hold.status == "applied":
             tally = await holds.tally(record.campaign_id)

@@ -17,6 +17,19 @@ from sandbox.amazon.wire import control_body, json_response
 from sandbox.state import SandboxState
 
 
+def _sell_from_listings(amazon: AmazonState, sku: str, quantity: int) -> None:
+    """An order takes its units off the listing's fulfillable quantity, as Amazon's does for
+    merchant-fulfilled offers (never below zero)."""
+    for listing in amazon.listings.values():
+        if listing.sku != sku:
+            continue
+        for entry in listing.attributes.get("fulfillment_availability", []):
+            if isinstance(entry.get("quantity"), int):
+                taken = min(quantity, entry["quantity"])
+                entry["quantity"] -= taken
+                quantity -= taken
+
+
 def _listing_json(listing: AmazonListing) -> dict[str, Any]:
     price, currency = listing_price(listing)
     return {
@@ -67,6 +80,8 @@ def inspect_routes(state: SandboxState) -> list[HTTPRouteHandler]:
         if order is None:
             return json_response({"errors": problems}, 400)
         amazon.orders.append(order)
+        for item in order.items:
+            _sell_from_listings(amazon, item.sku, item.quantity)
         return json_response(
             {**order_json(order), "OrderItems": [order_item_json(order, i) for i in order.items]},
             201,

@@ -91,6 +91,22 @@ async def test_every_kind_of_drift_is_recorded_once(svc: Services, sandbox: Sand
     counted: list[str] = []
 
     assert await check_drift(access, svc.campaigns, holds, counted.append) == {}  # all as planned
+    # Sales lower what the listings offer: not drift once they are pulled (as pull_sales does).
+    for channel, units in (("ebay", 2), ("amazon", 3)):
+        order = {"sku": record.skus[channel], "quantity": units, "price": "19.99"}
+        assert sandbox.control("POST", f"/_sandbox/{channel}/orders", order).status_code == 201
+        await svc.campaigns.record_sale(
+            record.campaign_id,
+            "acme",
+            channel=channel,
+            order_id=f"o-{channel}",
+            sku=record.skus[channel],
+            units=units,
+            revenue="1",
+            currency="USD",
+            sold_at=datetime.now(UTC),
+        )
+    assert await check_drift(access, svc.campaigns, holds, counted.append) == {}
 
     offer_id = record.state.listing("ebay").external_listing_id
     amazon_sku = record.skus["amazon"]
@@ -118,7 +134,7 @@ async def test_every_kind_of_drift_is_recorded_once(svc: Services, sandbox: Sand
     ]
     assert sorted(counted) == sorted(kind for kind, _ in kinds)
     quantity = next(d for d in added[record.campaign_id] if d.kind == "listing_quantity")
-    assert (quantity.expected, quantity.actual) == ("21", "30")
+    assert (quantity.expected, quantity.actual) == ("19", "30")  # 21 listed, 2 sold
     assert "may sell twice" in quantity.detail
     # Seen again: nothing new. Nothing was corrected either.
     assert await check_drift(access, svc.campaigns, holds, counted.append) == {}
