@@ -1,6 +1,6 @@
 """`POST /v1/execute?dry_run=true` over HTTP on both backends, the marketplaces in the sandbox:
 200 with the plan; a missing account and an Amazon-refused listing named by channel and field;
-no Idempotency-Key needed; nothing changed in the sandbox or our campaign tables."""
+the Idempotency-Key required and not spent; nothing changed in the sandbox or our tables."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def test_a_dry_run_over_http_plans_and_changes_nothing(live: Api, sandbox: Sandb
     before = state(sandbox)
     auth = {"Authorization": f"Bearer {key}"}
 
-    response = live.http.post("/v1/execute?dry_run=true", json=body(), headers=auth)
+    response = live.http.post(
+        "/v1/execute?dry_run=true", json=body(), headers={**auth, "Idempotency-Key": "k-1"}
+    )
 
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -63,9 +65,13 @@ def test_a_dry_run_over_http_plans_and_changes_nothing(live: Api, sandbox: Sandb
     assert listed["campaigns"] == []  # no campaign was made
     other = live.create_merchant("zeta")
     refused = live.http.post(
-        "/v1/execute?dry_run=true", json=body(), headers={"Authorization": f"Bearer {other}"}
+        "/v1/execute?dry_run=true",
+        json=body(),
+        headers={"Authorization": f"Bearer {other}", "Idempotency-Key": "k-1"},
     )
     assert refused.status_code == 403
+    keyless = live.http.post("/v1/execute?dry_run=true", json=body(), headers=auth)
+    assert keyless.status_code == 422  # the key is required, as for execute
 
 
 def test_a_missing_account_and_an_amazon_refusal_over_http(live: Api, sandbox: Sandbox) -> None:

@@ -144,7 +144,7 @@ class CampaignController(Controller):
             bool,
             QueryParameter(
                 description="Check everything without changing anything: 200 with the plan "
-                'and every problem (docs/execution.md, "Dry run"); no Idempotency-Key needed'
+                'and every problem (docs/execution.md, "Dry run"); the key is not spent'
             ),
         ] = False,
     ) -> Response[Any]:
@@ -156,8 +156,6 @@ class CampaignController(Controller):
         svc = services(request)
         principal = await svc.authenticate(request)
         key_problem = _key_problem(request)
-        if dry_run and key_problem is not None and not request.headers.get(IDEMPOTENCY_HEADER):
-            key_problem = None  # a dry run stores nothing: the key is optional
         try:
             data: ExecuteRequest = await decode_body(
                 request, _execute_decoder, svc.config.max_body_bytes
