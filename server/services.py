@@ -231,13 +231,17 @@ class Services:
     async def authenticate(self, request: ASGIConnection[Any, Any, Any, Any]) -> auth.Principal:
         """The caller behind the bearer token; Unauthenticated (401) otherwise.
 
-        The API guard (server.api.guards) authenticates every /v1/ request before
-        its body is read; its answer is reused here.
+        The API checks (server.api.guards) authenticate every /v1/ request before
+        its body is read; their answer is reused here.
         """
-        found: auth.Principal | None = request.scope.get("state", {}).get(auth.PRINCIPAL_STATE_KEY)
+        return await self.authenticate_scope(request.scope)
+
+    async def authenticate_scope(self, scope: Any) -> auth.Principal:
+        """`authenticate` for a request known by its ASGI scope."""
+        found: auth.Principal | None = scope.get("state", {}).get(auth.PRINCIPAL_STATE_KEY)
         if found is not None:
             return found
-        token = auth.bearer_token(auth.authorization_header(request.scope))
+        token = auth.bearer_token(auth.authorization_header(scope))
         if token is None:
             raise auth.Unauthenticated("a bearer token is required")
         if auth.is_admin_token(token, self.config.admin_token):

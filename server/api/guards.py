@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -37,18 +36,18 @@ class UnsupportedMediaType(HTTPException):
 
 async def api_guard(request: Request[Any, Any, Any]) -> None:
     """The app's before_request hook: `check_request` for the request's route handler."""
-    await check_request(request, request.scope["route_handler"])
+    await check_request(request.scope)
 
 
-async def check_request(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """Authenticate, authorize what the path says, and check the body's media type."""
-    scope: Any = connection.scope
+async def check_request(scope: Any) -> auth.Principal | None:
+    """Authenticate, authorize what the path says, and check the body's media type.
+
+    Returns the caller (None for a path that needs no token)."""
     if not scope["path"].startswith(API_PREFIX) or scope.get("method") == "OPTIONS":
-        return  # OPTIONS says which methods exist: no token needed (nor sent by browsers)
-    services = connection.app.state.services
-    principal = await services.authenticate(connection)
+        return None  # OPTIONS says which methods exist: no token needed (nor sent by browsers)
+    handler: BaseRouteHandler = scope["route_handler"]
+    services = scope["litestar_app"].state.services
+    principal: auth.Principal = await services.authenticate_scope(scope)
     scope.setdefault("state", {})[auth.PRINCIPAL_STATE_KEY] = principal
     if handler.opt.get("admin") and not principal.is_admin:
         raise auth.Forbidden("this call needs the admin token")
@@ -57,6 +56,7 @@ async def check_request(
         raise auth.Forbidden("this token may not act for that merchant")
     if body_decoder(handler) is not None:
         check_json_media_type(scope)
+    return principal
 
 
 def _body_headers(scope: Any) -> tuple[str | None, str | None, bool]:
