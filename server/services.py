@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 READY_WRITE_SECONDS = 2.0  # /ready reports a database locked longer than this
 MIGRATION_LOCK_SECONDS = 300.0
+_MAX_PRINCIPALS = 100_000
 
 
 def job_pool(redis_url: str, redis_prefix: str) -> Any:
@@ -88,6 +89,7 @@ class Services:
         self.rate_budget: RateBudget | None = None
         self.write_budget = WriteBudget(None)
         self.pruner: Pruner | None = None
+        self._principals: dict[str, auth.Principal] = {}
         self.secret_box: SecretBox | None = (
             SecretBox(config.secret_key) if config.secret_key else None
         )
@@ -247,10 +249,22 @@ class Services:
         if auth.is_admin_token(token, self.config.admin_token):
             return auth.ADMIN
         if token.startswith(auth.API_KEY_PREFIX):
-            merchant_id = await self.merchants.merchant_for_key(token)
+            merchants = self.merchants
+            merchant_id = merchants.cached_merchant_for_key(token)  # no await when cached
+            if merchant_id is None:
+                merchant_id = await merchants.merchant_for_key(token)
             if merchant_id is not None:
-                return auth.Principal(is_admin=False, merchant_id=merchant_id)
+                return self._principal(merchant_id)
         raise auth.Unauthenticated("the bearer token is not valid")
+
+    def _principal(self, merchant_id: str) -> auth.Principal:
+        """The (frozen, shared) principal of a merchant key."""
+        principal = self._principals.get(merchant_id)
+        if principal is None:
+            if len(self._principals) >= _MAX_PRINCIPALS:
+                self._principals.clear()
+            principal = self._principals[merchant_id] = auth.Principal(False, merchant_id)
+        return principal
 
     async def authorize(
         self, request: ASGIConnection[Any, Any, Any, Any], merchant_id: str | None = None
