@@ -5,7 +5,7 @@ extracts the handler's arguments (`HTTPRoute._call_handler_function`), so nothin
 of the body is read or decoded for a caller without a valid token, nor for a
 body that is not JSON. (Not as a Litestar guard: `authorize_connection` hands
 every guard a `copy()` of the route handler, about 5 µs per request on every
-route.) The lean /v1/decide path (server.api.lean) calls `check_request` itself.
+route.) The /v1/decide path (server.api.direct) calls `check_request` itself.
 
 1. every `/v1/` route needs a valid bearer token (401);
 2. a handler marked `opt={"admin": True}` needs the admin token, and a path that
