@@ -62,10 +62,20 @@ def value_of(operand: Operand, facts: Values, params: Values) -> Any:
 def facts_used(policy: Policy) -> set[str]:
     """The names of the facts a policy's conditions and outcomes read."""
     found: set[str] = set()
+    for rule in policy.rules:
+        found.update(facts_read(rule.when))
+        found.update(facts_read(rule.outcome.external_percent))
+    return found
+
+
+def facts_read(node: Condition | Operand | None) -> tuple[str, ...]:
+    """The names of the facts a condition (or operand) reads, each once, in reading order:
+    everything its `why` text can depend on besides the parameters."""
+    found: dict[str, None] = {}
 
     def visit(node: Condition | Operand | None) -> None:
         if isinstance(node, Fact):
-            found.add(node.name)
+            found[node.name] = None
         elif isinstance(node, Compare | Member):
             visit(node.subject)
             visit(node.operand)
@@ -75,10 +85,8 @@ def facts_used(policy: Policy) -> set[str]:
             for child in node.children:
                 visit(child)
 
-    for rule in policy.rules:
-        visit(rule.when)
-        visit(rule.outcome.external_percent)
-    return found
+    visit(node)
+    return tuple(found)
 
 
 def leaf_truth(leaf: Compare | Member, negate: bool, facts: Values, params: Values) -> bool:

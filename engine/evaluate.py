@@ -7,6 +7,8 @@ integer allocation. It does no I/O; the caller supplies the merchant settings.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +19,7 @@ import msgspec
 
 from engine.allocation import allocate
 from engine.compile import CompiledPolicy, compiled
-from engine.conditions import Why, compile_condition, facts_used, value_of
+from engine.conditions import Why, compile_condition, facts_read, facts_used, value_of
 from engine.loader import override_problem
 from engine.model import Policy
 from engine.policy_set import Clock, PolicySet, PolicySummary, layer_params
@@ -32,6 +34,7 @@ from engine.types import (
 )
 
 BASE_CACHE_SIZE = 10_000
+TRACE_CACHE_SIZE = 4_096  # traces kept (a few MB at most); cleared when full
 NO_CHANNEL_NOTE = (
     " No external channel is enabled for this merchant, so every unit stays on the store."
 )
@@ -62,6 +65,10 @@ FACT_READERS: dict[str, Callable[[DecideRequest], Any]] = {
 }
 
 
+def _nothing(facts: Facts) -> tuple[()]:
+    return ()
+
+
 def request_facts(request: DecideRequest, names: Iterable[str] = FACT_READERS) -> Facts:
     """The facts rules may test, read from a request (only `names`, by default all)."""
     return {name: FACT_READERS[name](request) for name in names}
@@ -70,23 +77,36 @@ def request_facts(request: DecideRequest, names: Iterable[str] = FACT_READERS) -
 class _Prepared:
     """One policy version made ready: compiled ruleset, trace texts, facts it reads."""
 
-    __slots__ = ("check", "compiled", "facts", "ref", "whys")
+    __slots__ = ("check", "compiled", "facts", "read", "ref", "whys")
 
     def __init__(self, policy: Policy) -> None:
         self.compiled: CompiledPolicy = compiled(policy)
         self.ref = PolicyRef(policy.name, policy.version, policy.sha256)
-        # Trace texts: one compiled explainer per rule.
+        # Trace texts: one compiled explainer per rule; and per matched rule, a reader
+        # of the facts that the rules up to it read (all that their texts depend on
+        # besides the parameters).
         self.whys: list[Why] = [compile_condition(r.when)[1] for r in policy.rules]
+        self.read: list[Callable[[Facts], Any]] = []
+        names: dict[str, None] = {}
+        for rule in policy.rules:
+            names.update(dict.fromkeys(facts_read(rule.when)))
+            self.read.append(operator.itemgetter(*names) if names else _nothing)
         self.check: Callable[[str, Any], str | None] = partial(override_problem, policy)
         self.facts: tuple[str, ...] = tuple(n for n in FACT_READERS if n in facts_used(policy))
 
 
+_serials = itertools.count()
+
+
 class _Layered(msgspec.Struct):
-    """The parameters of one merchant under one policy version and settings, built once."""
+    """The parameters of one merchant under one policy version and settings, built once.
+
+    `serial` names this set of values in the trace cache (never reused)."""
 
     settings: Settings | None
     parameters: dict[str, EffectiveParam]
     values: Values
+    serial: int = msgspec.field(default_factory=lambda: next(_serials))
 
 
 class Engine:
@@ -115,6 +135,8 @@ class Engine:
             p.sha256: _Prepared(p) for p in policy_set.all_policies()
         }
         self._layers: dict[tuple[str, str], _Layered] = {}
+        # (layered serial, matched rule, values of the facts read up to it) -> its trace.
+        self._trace_cache: dict[tuple[Any, ...], tuple[TraceEntry, ...]] = {}
         # 128 random bits as 32 hex digits: as unique as uuid4().hex at a quarter of its cost.
         self._new_id = new_id or (lambda: os.urandom(16).hex())
 
@@ -132,6 +154,13 @@ class Engine:
     ) -> tuple[dict[str, EffectiveParam], Values]:
         """(parameters with sources, plain values): shared per merchant and settings; fresh
         only when the request overrides something."""
+        parameters, values, _ = self._layered(policy, request, settings)
+        return parameters, values
+
+    def _layered(
+        self, policy: Policy, request: DecideRequest, settings: Settings | None
+    ) -> tuple[dict[str, EffectiveParam], Values, int | None]:
+        """`_params`, and the serial of the shared values (None for a request's own)."""
         key = (policy.sha256, request.merchant_id)
         layered = self._layers.get(key)
         if layered is None or not (layered.settings is settings or layered.settings == settings):
@@ -142,11 +171,11 @@ class Engine:
             layered = _Layered(settings, parameters, {n: p.value for n, p in parameters.items()})
             self._layers[key] = layered
         if not request.overrides:
-            return layered.parameters, layered.values
+            return layered.parameters, layered.values, layered.serial
         parameters = layer_params(
             layered.parameters, None, request.overrides, self._prepared[policy.sha256].check
         )
-        return parameters, {n: p.value for n, p in parameters.items()}
+        return parameters, {n: p.value for n, p in parameters.items()}, None
 
     def decide(
         self,
@@ -193,7 +222,7 @@ class Engine:
     ) -> Decision:
         """The decision of one given policy version (the shadow step and `policy diff`)."""
         prepared = self._prepared[policy.sha256]
-        effective, params = self._params(policy, request, settings)
+        effective, params, serial = self._layered(policy, request, settings)
         facts = request_facts(request, prepared.facts)
         index = prepared.compiled.first_match(facts, params)
         rule = policy.rules[index]
@@ -227,21 +256,53 @@ class Engine:
             external_priority=rule.outcome.external_priority and bool(allocations),
             external_channels=allocations,
             reasoning=reasoning,
-            trace=self._trace(policy, prepared.whys, index, facts, params) if trace else [],
+            trace=self._trace(policy, prepared, index, facts, params, serial) if trace else [],
             parameters=effective if parameters else {},
         )
 
     def _trace(
-        self, policy: Policy, whys: list[Why], index: int, facts: Facts, params: Values
+        self,
+        policy: Policy,
+        prepared: _Prepared,
+        index: int,
+        facts: Facts,
+        params: Values,
+        serial: int | None,
     ) -> list[TraceEntry]:
-        """Why each rule before the match failed, and why the match held, with actual values."""
+        """Why each rule before the match failed, and why the match held, with actual values.
+
+        The texts depend only on the parameters and the facts the rules up to the
+        match read, so a trace is kept per set of shared parameters (`serial`; a
+        request's own overrides are not kept), matched rule and those facts' values.
+        """
+        if serial is None:
+            return self._entries(policy, prepared, index, facts, params)
+        key = (serial, index, prepared.read[index](facts))
+        cache = self._trace_cache
+        entries = cache.get(key)
+        if entries is None:
+            if len(cache) >= TRACE_CACHE_SIZE:
+                cache.clear()  # bounded: many merchants and values must not grow it
+            entries = cache[key] = tuple(self._entries(policy, prepared, index, facts, params))
+        return list(entries)
+
+    def _entries(
+        self, policy: Policy, prepared: _Prepared, index: int, facts: Facts, params: Values
+    ) -> list[TraceEntry]:
+        whys = prepared.whys
         return [
-            TraceEntry(
-                rule.id,
-                i == index,
-                ("matched: " if i == index else "failed: ") + whys[i](facts, params),
-                policy.source,
-                rule.line,
-            )
+            self._entry(policy, whys[i], rule, i == index, facts, params)
             for i, rule in enumerate(policy.rules[: index + 1])
         ]
+
+    @staticmethod
+    def _entry(
+        policy: Policy, why: Why, rule: Any, matched: bool, facts: Facts, params: Values
+    ) -> TraceEntry:
+        return TraceEntry(
+            rule.id,
+            matched,
+            ("matched: " if matched else "failed: ") + why(facts, params),
+            policy.source,
+            rule.line,
+        )

@@ -60,7 +60,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         middleware=[metrics_middleware(metrics)],
         plugins=[ParamValueSchema()],
         # Auth and media type before any body is read; bodies decoded strictly.
-        guards=[api_guard],
+        before_request=api_guard,
         request_class=ApiRequest,
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,

@@ -8,12 +8,18 @@
   every worker's, so a scrape never goes backwards whichever worker answers.
 - Requests are labelled by route template, never by raw path, so label sets
   stay bounded; label children are bound once and kept (hot path).
+- In one process, a request's count and latency are tallied in plain Python
+  numbers and added to prometheus-client's metrics when /metrics renders
+  (prometheus-client's own `inc` and `observe` take a lock each: about 13,000
+  instructions per request, against 1,500). With several workers every
+  request is written through at once, as the workers' files must show it.
 - A client that goes away before its request body is complete is not a server
   error: it is counted in `channel_router_http_client_disconnects`, not as a 500.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import shutil
@@ -36,6 +42,45 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what a scrape gets
 # What to give Litestar, which appends "; charset=utf-8" to every text/* type itself.
 MEDIA_TYPE = CONTENT_TYPE.removesuffix("; charset=utf-8")
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class _RequestTally:
+    """One (method, route, status): its bound children, and what is not yet added to them."""
+
+    __slots__ = ("buckets", "count", "counter", "histogram", "seconds")
+
+    def __init__(self, counter: Any, histogram: Any) -> None:
+        self.counter = counter
+        self.histogram = histogram  # None for the disconnects: no answer, no latency
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(_BUCKETS) + 1)  # per bucket (not cumulative), +Inf last
+
+    def flush(self) -> None:
+        """Add the tallied requests to the prometheus-client children."""
+        if self.count:
+            self.counter.inc(self.count)
+            self.count = 0
+        histogram = self.histogram
+        if histogram is not None and any(self.buckets):
+            # What Histogram.observe does per observation, once for all of them.
+            histogram._sum.inc(self.seconds)
+            for i, n in enumerate(self.buckets):
+                if n:
+                    histogram._buckets[i].inc(n)
+            self.seconds = 0.0
+            self.buckets = [0] * len(self.buckets)
+
+
+def _can_tally(histogram: Any) -> bool:
+    """Whether a histogram child has the parts `_RequestTally.flush` adds to (the
+    prometheus-client of this environment; otherwise every request is observed)."""
+    upper = getattr(histogram, "_upper_bounds", None)
+    return (
+        upper == [*_BUCKETS, float("inf")]
+        and hasattr(histogram, "_sum")
+        and len(getattr(histogram, "_buckets", ())) == len(upper)
+    )
 
 
 class Metrics:
@@ -69,7 +114,9 @@ class Metrics:
             ("policy", "version", "rule"),
             registry=self.registry,
         )
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._request_children: dict[tuple[str, str, int], _RequestTally] = {}
+        # One process: tally requests and add them up when rendering (see the module doc).
+        self._tally = multiprocess_dir is None
         self._decision_children: dict[tuple[str, str, str], Any] = {}
         self._collectors: list[Any] = []  # custom ones: they read their own state
         self.reloads = Counter(
@@ -81,20 +128,35 @@ class Metrics:
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request and its latency (label children cached: hot path)."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            if status == CLIENT_GONE:  # no answer went out: no latency either
-                children = (self.disconnects.labels(method, route), None)
-            else:
-                children = (
-                    self.requests.labels(method, route, str(status)),
-                    self.latency.labels(method, route),
-                )
-            self._request_children[key] = children
-        children[0].inc()
-        if children[1] is not None:
-            children[1].observe(seconds)
+        tally = self._request_children.get((method, route, status))
+        if tally is None:
+            tally = self._bind_request(method, route, status)
+        if self._tally:
+            tally.count += 1
+            if tally.histogram is not None:
+                tally.seconds += seconds
+                tally.buckets[bisect.bisect_left(_BUCKETS, seconds)] += 1
+            return
+        tally.counter.inc()
+        if tally.histogram is not None:
+            tally.histogram.observe(seconds)
+
+    def _bind_request(self, method: str, route: str, status: int) -> _RequestTally:
+        if status == CLIENT_GONE:  # no answer went out: no latency either
+            tally = _RequestTally(self.disconnects.labels(method, route), None)
+        else:
+            tally = _RequestTally(
+                self.requests.labels(method, route, str(status)), self.latency.labels(method, route)
+            )
+            if not _can_tally(tally.histogram):
+                self._tally = False
+        self._request_children[(method, route, status)] = tally
+        return tally
+
+    def flush(self) -> None:
+        """Add the tallied requests to the exported metrics (render does it first)."""
+        for tally in self._request_children.values():
+            tally.flush()
 
     def count_decision(self, decision: Decision) -> None:
         """Add one decision to the by-rule counter (its child is bound once)."""
@@ -135,6 +197,7 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition (every worker's samples in multiprocess mode)."""
+        self.flush()
         if self.multiprocess_dir:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)

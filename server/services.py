@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 READY_WRITE_SECONDS = 2.0  # /ready reports a database locked longer than this
 MIGRATION_LOCK_SECONDS = 300.0
+_MAX_PRINCIPALS = 100_000
 
 
 def job_pool(redis_url: str, redis_prefix: str) -> Any:
@@ -91,6 +92,7 @@ class Services:
         self.pruner: Pruner | None = None
         # Drift, oversells and held units in /metrics, read from the database per scrape.
         self.stock_metrics = StockCollector()
+        self._principals: dict[str, auth.Principal] = {}
         self.secret_box: SecretBox | None = (
             SecretBox(config.secret_key) if config.secret_key else None
         )
@@ -237,22 +239,38 @@ class Services:
     async def authenticate(self, request: ASGIConnection[Any, Any, Any, Any]) -> auth.Principal:
         """The caller behind the bearer token; Unauthenticated (401) otherwise.
 
-        The API guard (server.api.guards) authenticates every /v1/ request before
-        its body is read; its answer is reused here.
+        The API checks (server.api.guards) authenticate every /v1/ request before
+        its body is read; their answer is reused here.
         """
-        found: auth.Principal | None = request.scope.get("state", {}).get(auth.PRINCIPAL_STATE_KEY)
+        return await self.authenticate_scope(request.scope)
+
+    async def authenticate_scope(self, scope: Any) -> auth.Principal:
+        """`authenticate` for a request known by its ASGI scope."""
+        found: auth.Principal | None = scope.get("state", {}).get(auth.PRINCIPAL_STATE_KEY)
         if found is not None:
             return found
-        token = auth.bearer_token(auth.authorization_header(request.scope))
+        token = auth.bearer_token(auth.authorization_header(scope))
         if token is None:
             raise auth.Unauthenticated("a bearer token is required")
         if auth.is_admin_token(token, self.config.admin_token):
             return auth.ADMIN
         if token.startswith(auth.API_KEY_PREFIX):
-            merchant_id = await self.merchants.merchant_for_key(token)
+            merchants = self.merchants
+            merchant_id = merchants.cached_merchant_for_key(token)  # no await when cached
+            if merchant_id is None:
+                merchant_id = await merchants.merchant_for_key(token)
             if merchant_id is not None:
-                return auth.Principal(is_admin=False, merchant_id=merchant_id)
+                return self._principal(merchant_id)
         raise auth.Unauthenticated("the bearer token is not valid")
+
+    def _principal(self, merchant_id: str) -> auth.Principal:
+        """The (frozen, shared) principal of a merchant key."""
+        principal = self._principals.get(merchant_id)
+        if principal is None:
+            if len(self._principals) >= _MAX_PRINCIPALS:
+                self._principals.clear()
+            principal = self._principals[merchant_id] = auth.Principal(False, merchant_id)
+        return principal
 
     async def authorize(
         self, request: ASGIConnection[Any, Any, Any, Any], merchant_id: str | None = None

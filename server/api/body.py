@@ -31,12 +31,18 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     What `Request.body()` does, without building every header to find the
     length; the body is kept on the request like Litestar keeps it.
     """
-    for name, value in request.scope["headers"]:
+    body = await receive_body(request.scope, request.receive, limit)
+    request._body = body  # what Request.body() answers from now on
+    return body
+
+
+async def receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole body of a request known by its ASGI scope and receive; 413 past `limit`."""
+    for name, value in scope["headers"]:
         if name == b"content-length":
             if value.isdigit() and int(value) > limit:
                 raise RequestEntityTooLarge
             break
-    receive = request.receive
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -51,15 +57,22 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    request._body = body  # what Request.body() answers from now on
-    return body
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def decode_body(request: Request[Any, Any, Any], decoder: BodyDecoder, limit: int) -> Any:
     """The request body as `decoder`'s type; 413 past `limit` bytes, 400/422 when refused
     (strictly decoded, every refused field named: server.api.decoding)."""
-    body = await read_body(request, limit)
+    return decode(await read_body(request, limit), decoder)
+
+
+async def receive_decoded(scope: Scope, receive: Receive, decoder: BodyDecoder, limit: int) -> Any:
+    """`decode_body` for a request known by its ASGI scope and receive."""
+    return decode(await receive_body(scope, receive, limit), decoder)
+
+
+def decode(body: bytes, decoder: BodyDecoder) -> Any:
+    """A body as `decoder`'s type; a missing body is refused as Litestar refuses it."""
     if not body:
         # As Litestar words a missing `data` (server.api.problems answers 400).
         raise ValidationException(

@@ -54,6 +54,7 @@ def register(struct_type: type, check: Check) -> None:
     """Run `check(value, path)` on every decoded value of `struct_type`."""
     CHECKS.setdefault(struct_type, []).append(check)
     _needs_checks.cache_clear()
+    _type_plan.cache_clear()
     _struct_plan.cache_clear()
 
 
@@ -262,10 +263,9 @@ def checks_of(value: Any, tp: Any, path: str) -> list[InvalidParam]:
     Only the parts of a type that can hold a checked Struct are visited (planned
     once per type), so a body without such parts costs one cached lookup.
     """
-    if not _needs_checks(tp):
+    needs, base, origin = _type_plan(tp)
+    if not needs:
         return []
-    base, _ = _strip(tp)
-    origin = typing.get_origin(base)
     problems: list[InvalidParam] = []
     if isinstance(value, msgspec.Struct):
         checks, fields = _struct_plan(type(value))
@@ -286,6 +286,14 @@ def checks_of(value: Any, tp: Any, path: str) -> list[InvalidParam]:
             if _is_struct(member) and isinstance(value, _strip(member)[0]):
                 problems += checks_of(value, member, path)
     return problems
+
+
+@cache
+def _type_plan(tp: Any) -> tuple[bool, Any, Any]:
+    """(whether a value of `tp` can hold a checked Struct, the type under `Annotated`,
+    its origin): worked out once per type, as every decoded body asks."""
+    base, _ = _strip(tp)
+    return _needs_checks(tp), base, typing.get_origin(base)
 
 
 @cache

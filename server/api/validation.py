@@ -29,6 +29,8 @@ def settings_checks(settings: Settings, path: str) -> list[InvalidParam]:
 
 def override_checks(request: DecideRequest, path: str) -> list[InvalidParam]:
     """An override of a merchant setting is checked exactly as the setting itself."""
+    if not request.overrides:
+        return []
     problems: list[InvalidParam] = []
     overrides = join(path, "overrides")
     for name, value in request.overrides.items():

@@ -1,7 +1,8 @@
 """Merchants in the database: creation with an API key, key rotation, settings.
 
 Decide is on the hot path, so the API-key -> merchant mapping is cached (by
-the key's hash) until the key is rotated, and settings for
+the key itself, so that a cached key costs no hash) until the key is rotated,
+and settings for
 `settings_cache_seconds`. A write forgets this worker's copy at once and then
 awaits `broadcast(kind, merchant_id)`: with Redis, `server.cache_sync` has
 every other worker forget its copy and confirm before the write is answered
@@ -65,8 +66,8 @@ class MerchantStore:
         self.broadcast = broadcast
         # False: read every lookup from the database (the caches cannot be kept exact).
         self.caching = True
-        self._key_cache: dict[str, str] = {}  # sha256 of a key -> its merchant
-        self._keys_of: dict[str, set[str]] = {}  # merchant -> hashes cached for it
+        self._key_cache: dict[str, str] = {}  # an API key -> its merchant
+        self._keys_of: dict[str, set[str]] = {}  # merchant -> keys cached for it
         self._settings_cache: dict[str, tuple[float, Settings | None]] = {}
         self._loading: dict[str, asyncio.Future[Settings | None]] = {}
         self._generation = 0  # bumped on every write, so a slow read never caches stale data
@@ -110,13 +111,17 @@ class MerchantStore:
         await self.broadcast(KEYS, merchant_id)
         return key
 
+    def cached_merchant_for_key(self, key: str) -> str | None:
+        """The merchant of a cached API key, or None (not cached: ask `merchant_for_key`)."""
+        return self._key_cache.get(key) if self.caching else None
+
     async def merchant_for_key(self, key: str) -> str | None:
         """The merchant whose API key this is, or None."""
-        digest = auth.hash_api_key(key)
-        cached = self._key_cache.get(digest)
-        if cached is not None and self.caching:
+        cached = self.cached_merchant_for_key(key)
+        if cached is not None:
             return cached
         table = self._table
+        digest = auth.hash_api_key(key)
         rows = await table.select(table.merchant_id).where(table.api_key_hash == digest).run()
         if not rows:
             return None
@@ -124,14 +129,14 @@ class MerchantStore:
         if len(self._key_cache) >= _MAX_CACHED:
             self._key_cache.clear()
             self._keys_of.clear()
-        self._key_cache[digest] = merchant_id
-        self._keys_of.setdefault(merchant_id, set()).add(digest)
+        self._key_cache[key] = merchant_id
+        self._keys_of.setdefault(merchant_id, set()).add(key)
         return merchant_id
 
     def forget_keys(self, merchant_id: str) -> None:
         """Drop the cached keys of a merchant (its key was rotated)."""
-        for digest in self._keys_of.pop(merchant_id, ()):
-            self._key_cache.pop(digest, None)
+        for key in self._keys_of.pop(merchant_id, ()):
+            self._key_cache.pop(key, None)
 
     async def find_settings(self, merchant_id: str) -> Settings | None:
         """The merchant's stored settings (only what it set), or None when unknown.
