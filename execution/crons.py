@@ -215,17 +215,10 @@ async def end_overdue(ctx: dict[str, Any]) -> str:
         end = record.state.end
         if end is not None and end.requested_at > now - grace:
             continue  # its own end job is on it
-        job = await ctx["redis"].enqueue_job(
-            queue.END_JOB,
-            campaign_id,
-            _job_id=queue.job_id(campaign_id, "end-sweep", prefix=rt.redis_prefix),
-            _queue_name=rt.queue_name,
-        )
-        if job is not None:
-            queued += 1
-            await Job(rt=rt, campaign_id=campaign_id, attempt=1).note(
-                "sweep", "info", detail="overdue: the end was queued from the database"
-            )
+        queued += await _requeue(
+            ctx, campaign_id, queue.END_JOB, "end-sweep",
+            "overdue: the end was queued from the database",
+        )  # fmt: skip
     return f"{queued} end(s) queued"
 
 
@@ -237,18 +230,29 @@ async def resume_stalled(ctx: dict[str, Any]) -> str:
     before = rt.clock() - timedelta(seconds=rt.config.stall_seconds)
     queued = 0
     for campaign_id in await rt.campaigns.stalled(before):
-        job = await ctx["redis"].enqueue_job(
-            queue.START_JOB,
-            campaign_id,
-            _job_id=queue.job_id(campaign_id, "resume", prefix=rt.redis_prefix),
-            _queue_name=rt.queue_name,
-        )
-        if job is not None:
-            queued += 1
-            await Job(rt=rt, campaign_id=campaign_id, attempt=1).note(
-                "sweep", "info", detail="stalled while starting: the start was queued again"
-            )
+        queued += await _requeue(
+            ctx, campaign_id, queue.START_JOB, "resume",
+            "stalled while starting: the start was queued again",
+        )  # fmt: skip
     return f"{queued} start(s) queued again"
+
+
+async def _requeue(
+    ctx: dict[str, Any], campaign_id: str, job_name: str, step: str, why: str
+) -> int:
+    """Queue `job_name` for the campaign under the sweep's own job id (arq takes it once) and
+    say so on its timeline; 1 when it was queued now, 0 when that job id is queued already."""
+    rt = runtime(ctx)
+    job = await ctx["redis"].enqueue_job(
+        job_name,
+        campaign_id,
+        _job_id=queue.job_id(campaign_id, step, prefix=rt.redis_prefix),
+        _queue_name=rt.queue_name,
+    )
+    if job is None:
+        return 0
+    await Job(rt=rt, campaign_id=campaign_id, attempt=1).note("sweep", "info", detail=why)
+    return 1
 
 
 async def prune_decisions(ctx: dict[str, Any]) -> str:
