@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 
-from execution.states import STATUSES
+from execution.states import LIVE_LISTINGS, STATUSES
 from execution.store import CampaignRecord, CampaignStore
 from server import campaigns
 from server.console import campaign_words as words
@@ -115,7 +115,7 @@ class CampaignsController(Controller):
             listings=[
                 (words.label(i.channel), words.listing_words(i.status))
                 for i in record.state.listings
-                if i.status in ("pending", "submitted", "active")
+                if i.status in LIVE_LISTINGS
             ],
         )
 
