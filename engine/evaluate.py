@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import operator
-import os
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -20,6 +19,8 @@ import msgspec
 from engine.allocation import allocate
 from engine.compile import CompiledPolicy, compiled
 from engine.conditions import Why, compile_condition, facts_read, facts_used, value_of
+from engine.decision_json import encode_spliced, part_json
+from engine.ids import new_decision_id
 from engine.loader import override_problem
 from engine.model import Policy
 from engine.policy_set import Clock, PolicySet, PolicySummary, layer_params
@@ -106,6 +107,7 @@ class _Layered(msgspec.Struct):
     settings: Settings | None
     parameters: dict[str, EffectiveParam]
     values: Values
+    json: msgspec.Raw  # of `parameters`, spliced into the decisions' JSON (engine.decision_json)
     serial: int = msgspec.field(default_factory=lambda: next(_serials))
 
 
@@ -114,7 +116,9 @@ class Engine:
 
     The parameters of a merchant (policy defaults, override file, settings) are
     layered once per merchant and settings, and shared by its decisions
-    (`Decision.parameters` is that shared dict: read it, never change it).
+    (`Decision.parameters` is that shared dict), and a kept trace is shared by
+    the decisions it explains (`Decision.trace` is that list): read them, never
+    change them. `encode` gives a decision's JSON with those parts encoded once.
     """
 
     def __init__(
@@ -136,9 +140,11 @@ class Engine:
         }
         self._layers: dict[tuple[str, str], _Layered] = {}
         # (layered serial, matched rule, values of the facts read up to it) -> its trace.
-        self._trace_cache: dict[tuple[Any, ...], tuple[TraceEntry, ...]] = {}
-        # 128 random bits as 32 hex digits: as unique as uuid4().hex at a quarter of its cost.
-        self._new_id = new_id or (lambda: os.urandom(16).hex())
+        self._trace_cache: dict[tuple[Any, ...], list[TraceEntry]] = {}
+        # id of a kept trace -> (that trace, its JSON); cleared with the trace cache. The
+        # entry keeps its list alive, so no other list can have that id meanwhile.
+        self._trace_json: dict[int, tuple[list[TraceEntry], msgspec.Raw]] = {}
+        self._new_id = new_id or new_decision_id  # ordered by time: engine.ids says why
 
     def summary(self) -> list[PolicySummary]:
         return self.policy_set.summary(self.clock)
@@ -168,7 +174,8 @@ class Engine:
                 self._layers.clear()  # bounded: cheap to rebuild, many merchants must not grow it
             base = self.policy_set.base_params(policy, request.merchant_id)
             parameters = layer_params(base, settings, {}, None)
-            layered = _Layered(settings, parameters, {n: p.value for n, p in parameters.items()})
+            values = {n: p.value for n, p in parameters.items()}
+            layered = _Layered(settings, parameters, values, part_json(parameters))
             self._layers[key] = layered
         if not request.overrides:
             return layered.parameters, layered.values, layered.serial
@@ -192,6 +199,18 @@ class Engine:
         """
         policy = self.policy_set.resolve(request.merchant_id, request.policy_version, self.clock)
         return self.decide_with(policy, request, settings, trace=trace, parameters=parameters)
+
+    def encode(self, decision: Decision) -> bytes:
+        """The JSON of one of this engine's decisions (`msgspec.json.encode`'s bytes, made
+        faster: the trace and parameters it shares with other decisions are encoded once)."""
+        layered = self._layers.get((decision.policy.sha256, decision.merchant_id))
+        parameters = decision.parameters
+        kept = self._trace_json.get(id(decision.trace))
+        return encode_spliced(
+            decision,
+            kept[1] if kept is not None else None,
+            layered.json if layered is not None and layered.parameters is parameters else None,
+        )
 
     def shadow_decision(
         self, request: DecideRequest, settings: Settings | None, decision: Decision
@@ -283,8 +302,10 @@ class Engine:
         if entries is None:
             if len(cache) >= TRACE_CACHE_SIZE:
                 cache.clear()  # bounded: many merchants and values must not grow it
-            entries = cache[key] = tuple(self._entries(policy, prepared, index, facts, params))
-        return list(entries)
+                self._trace_json.clear()
+            entries = cache[key] = self._entries(policy, prepared, index, facts, params)
+            self._trace_json[id(entries)] = (entries, part_json(entries))
+        return entries
 
     def _entries(
         self, policy: Policy, prepared: _Prepared, index: int, facts: Facts, params: Values

@@ -63,7 +63,7 @@ async def decide_one(scope: Scope, receive: Receive) -> ASGIApp:
     svc.metrics.count_decision(decision)
     if engine.shadowing:
         await svc.shadow.observe(engine, (data,), (decision,), {data.merchant_id: settings})
-    return JsonAnswer(_encode(decision))
+    return JsonAnswer(engine.encode(decision))
 
 
 def _answers(data_type: type, description: str) -> dict[int, ResponseSpec]:
