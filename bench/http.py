@@ -7,15 +7,21 @@ that do nothing). Creates a merchant, then drives each endpoint with a
 closed-loop load: C connections, each sending its next request as soon as the
 previous answer is complete. The client is a minimal asyncio HTTP/1.1
 keep-alive client, so that it costs the server's core as little as possible.
-Endpoints take turns for several rounds, so a busy moment of a shared machine
-spreads over all of them; each figure is the median of the rounds.
+Endpoints take turns for many short rounds, in an order reversed every other
+round, so a busy moment of a shared machine falls on all of them alike. Each
+ratio is taken within a round, between endpoints measured one after the other
+(decide beside our /health and beside the bare typed route), and the median of
+the rounds' ratios is printed with their range; each absolute figure is the
+median of the rounds.
 
 Prints requests per second and p50/p99 latency of our GET /health and POST
 /v1/decide and of the reference routes, the ratios the aims are stated in,
-and the server time (Server-Timing) of a 10,000-item /v1/decide/batch.
+the server time (Server-Timing) of a 10,000-item /v1/decide/batch, and the
+server's memory (RSS) over 200,000 more decisions of varied products.
 
-    .venv/bin/python bench/http.py [--connections 32] [--seconds 3] [--rounds 3]
+    .venv/bin/python bench/http.py [--connections 32] [--seconds 1] [--rounds 15]
                                    [--workers 1] [--server uvicorn|granian]
+                                   [--memory-decisions 200000]
 """
 
 from __future__ import annotations
@@ -213,6 +219,41 @@ class Endpoint:
         return statistics.median(values)
 
 
+def round_ratios(a: Endpoint, b: Endpoint, key: str) -> list[float]:
+    """a ÷ b per round, by req/s (`rps`) or by the capacity its server CPU allows (`cpu`)."""
+    if key == "rps":
+        return [x.rps / y.rps for x, y in zip(a.rounds, b.rounds, strict=True)]
+    return [y.cpu_us / x.cpu_us for x, y in zip(a.rounds, b.rounds, strict=True)]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its live descendants, in MB."""
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(rss_mb(int(c)) for c in f.read().split())
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+def varied_batch(size: int, start: int) -> bytes:
+    """A batch of distinct products (ids, stock and staleness vary), so that nothing repeats."""
+    items = []
+    for i in range(start, start + size):
+        item = json.loads(json.dumps(SAMPLE))
+        item["product"]["product_id"] = f"p{i}"
+        item["product"]["stock_quantity"] = i % 997
+        item["product"]["days_since_last_sale"] = i % 401
+        items.append(item)
+    return json.dumps({"items": items}).encode()
+
+
 async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin: str) -> int:
     await wait_healthy(ours.port, ours.process, "channel-router serve")
     await wait_healthy(reference.port, reference.process, "the reference app")
@@ -235,14 +276,16 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
     def bare(path: str) -> bytes:
         return request_bytes("POST", path, key, sample)
 
+    # In the order they run (reversed every other round): each ratio's two ends adjacent.
     endpoints = [
         Endpoint("ours GET /health", ours, health, []),
         Endpoint("ours POST /v1/decide", ours, decide, []),
-        Endpoint("bare GET /health", reference, health, []),
         Endpoint("bare POST typed", reference, bare("/typed"), []),
+        Endpoint("bare GET /health", reference, health, []),
         Endpoint("bare POST msgspec", reference, bare("/msgspec"), []),
         Endpoint("bare POST @asgi", reference, bare("/asgi"), []),
     ]
+    by_name = {e.name: e for e in endpoints}
     for endpoint in endpoints:
         status, _, body = await call(endpoint.server.port, endpoint.payload)
         if status != 200:
@@ -250,8 +293,9 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
 
     gc.disable()  # the load generator's own collections would show up as server latency
     try:
-        for _ in range(args.rounds):
-            for endpoint in endpoints:
+        for round_number in range(args.rounds):
+            order = endpoints if round_number % 2 == 0 else endpoints[::-1]
+            for endpoint in order:
                 endpoint.rounds.append(
                     await closed_loop(
                         endpoint.name,
@@ -299,11 +343,9 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
             f"{e.name:<24}{e.median('rps'):>9.0f}{e.median('0.50'):>9.2f}"
             f"{e.median('0.99'):>9.2f}{errors:>8}{e.median('cpu_us'):>19.0f}"
         )
-    rps = {e.name: e.median("rps") for e in endpoints}
-    # Throughput a server of one core would reach: 1 / CPU per request. On a shared,
-    # busy machine these ratios hold where the req/s ratios wander.
-    cap = {e.name: 1e6 / e.median("cpu_us") for e in endpoints}
-    print("ratio                         by req/s   by server CPU   aim")
+    # By server CPU: the throughput a server of one core would reach, 1 / CPU per
+    # request. Each ratio: median of the rounds' ratios [lowest-highest round].
+    print(f"ratio (median of {args.rounds} rounds)      by req/s           by server CPU      aim")
     for label, a, b, aim in (
         ("decide / our /health", "ours POST /v1/decide", "ours GET /health", ">= 0.5"),
         ("decide / bare typed route", "ours POST /v1/decide", "bare POST typed", ">= 0.8"),
@@ -314,14 +356,39 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
         ("bare @asgi / bare /health", "bare POST @asgi", "bare GET /health", ""),
         ("our /health / bare /health", "ours GET /health", "bare GET /health", ""),
     ):
-        print(f"{label:<30}{rps[a] / rps[b]:>8.2f}{cap[a] / cap[b]:>16.2f}   {aim}")
+        cells = []
+        for basis in ("rps", "cpu"):
+            ratios = round_ratios(by_name[a], by_name[b], basis)
+            cells.append(f"{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]")
+        print(f"{label:<30}{cells[0]:>18}{cells[1]:>20}   {aim}")
     print(f"decide p99: {endpoints[1].median('0.99'):.2f} ms (aim < 10 ms at 32 connections)")
     print(
         f"10,000-item batch: server time {statistics.median(batch_server) / 1000:.3f} s "
         f"(median of {args.batch_runs}; aim < 0.5 s), round trip "
         f"{statistics.median(batch_wall):.3f} s, response {batch_bytes / 1e6:.1f} MB"
     )
+    if args.memory_decisions:
+        await memory_phase(ours, key, args.memory_decisions)
     return 0 if not any(r.errors for e in endpoints for r in e.rounds) else 1
+
+
+async def memory_phase(ours: Server, key: str, decisions: int) -> None:
+    """The server's RSS after each tenth of `decisions` more decisions, all of new products."""
+    size = 10_000
+    marks = []
+    for start in range(0, decisions, size):
+        batch = request_bytes("POST", "/v1/decide/batch", key, varied_batch(size, start))
+        status, _, body = await call(ours.port, batch)
+        if status != 200:
+            raise SystemExit(f"memory batch failed: {status} {body[:300]!r}")
+        if (start // size) % max(1, decisions // size // 10) == 0 or start + size >= decisions:
+            marks.append((start + size, rss_mb(ours.process.pid)))
+    first, last = marks[0], marks[-1]
+    print(
+        f"server RSS over {decisions:,} more decisions (new products, in batches of {size:,}): "
+        + ", ".join(f"{mb:.0f} MB at {n // 1000}k" for n, mb in marks)
+        + f"; {last[1] - first[1]:+.0f} MB from the first {first[0] // 1000}k to the last"
+    )
 
 
 @dataclass
@@ -348,9 +415,15 @@ def stop(server: Server) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=0.3)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--memory-decisions",
+        type=int,
+        default=200_000,
+        help="decisions (of new products) over which to read the server's memory; 0 to skip",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-runs", type=int, default=3)
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
