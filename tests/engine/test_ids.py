@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import uuid
 
@@ -40,3 +42,30 @@ def test_the_engine_gives_each_decision_such_an_id() -> None:
     ids = [engine.decide(request(), TWO).decision_id for _ in range(3)]
     assert len(set(ids)) == 3
     assert all(uuid.UUID(hex=i).version == 7 for i in ids)
+
+
+def test_threads_and_forked_children_never_share_random_bits() -> None:
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def make(into: list[str]) -> None:
+        into.extend(new_decision_id() for _ in range(5_000))
+
+    threads = [threading.Thread(target=make, args=(into,)) for into in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for ids in made for i in ids]
+    assert len(set(every)) == len(every) == 20_000
+
+    new_decision_id()  # the parent's pool now holds bits a child must not reuse
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, new_decision_id()[12:].encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    child_random = os.read(read, 64).decode()
+    os.close(read)
+    assert child_random and child_random != new_decision_id()[12:]
