@@ -162,6 +162,22 @@ def test_every_decision_is_in_the_log_with_facts_and_policy(api: Api) -> None:
         assert entry.settings.enabled_external_channels == ["ebay"]
 
 
+def test_a_refused_decide_is_answered_and_counted_with_its_own_status(api: Api) -> None:
+    """/v1/decide answers past Litestar's handler (server.api.direct): its errors still go
+    through the exception handlers, and the metrics see the status answered, not a 500."""
+    key = api.create_merchant("acme")
+    unknown = api.http.post("/v1/decide", json=decide_body(), headers=_bearer("cr_nope"))
+    invalid = api.http.post("/v1/decide", json=decide_body(stock_quantity=-1), headers=_bearer(key))
+    assert (unknown.status_code, invalid.status_code) == (401, 422)
+    assert invalid.headers["content-type"].startswith("application/problem+json")
+    assert invalid.json()["invalid_params"][0]["name"] == "product.stock_quantity"
+    text = api.http.get("/metrics").text
+    for status in ("401", "422"):
+        labels = f'method="POST",route="/v1/decide",status="{status}"'
+        assert f"channel_router_http_requests_total{{{labels}}} 1.0" in text
+    assert 'route="/v1/decide",status="500"' not in text
+
+
 def test_metrics_count_requests_and_decisions_by_rule(api: Api) -> None:
     key = api.create_merchant("acme")
     for _ in range(3):
