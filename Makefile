@@ -55,6 +55,7 @@ typecheck: install
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/asgi.py
 	$(BIN)/python bench/review.py
 	$(BIN)/python bench/log.py
 	$(BIN)/python bench/execute.py
