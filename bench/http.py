@@ -115,19 +115,30 @@ class Result:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live descendants (uvicorn's workers)."""
+def process_tree(pid: int) -> list[int]:
+    """A process and its live descendants (uvicorn's workers)."""
+    found = [pid]
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total = (int(fields[11]) + int(fields[12])) / _TICK
-        children: list[int] = []
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as f:
-                children += [int(c) for c in f.read().split()]
+                for child in f.read().split():
+                    found += process_tree(int(child))
     except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return total + sum(tree_cpu_seconds(child) for child in children)
+        pass
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
 
 
 async def closed_loop(
@@ -229,16 +240,14 @@ def round_ratios(a: Endpoint, b: Endpoint, key: str) -> list[float]:
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its live descendants, in MB."""
     total = 0.0
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                total += sum(rss_mb(int(c)) for c in f.read().split())
-    except (FileNotFoundError, ProcessLookupError):
-        pass
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return total
 
 
@@ -276,7 +285,8 @@ async def bench(args: argparse.Namespace, ours: Server, reference: Server, admin
     def bare(path: str) -> bytes:
         return request_bytes("POST", path, key, sample)
 
-    # In the order they run (reversed every other round): each ratio's two ends adjacent.
+    # In the order they run (reversed every other round): the two ends of each ratio of the
+    # aims (decide against our /health and against the bare typed route) run side by side.
     endpoints = [
         Endpoint("ours GET /health", ours, health, []),
         Endpoint("ours POST /v1/decide", ours, decide, []),
